@@ -1,0 +1,173 @@
+"""`params.yaml` → frozen, validated dataclasses.
+
+Everything a run depends on is here, so the resolved config stored in `result.json` is enough
+to reproduce it. Problems are raised as `ConfigError` with one line naming the file and key;
+the CLI turns that into exit code 2 before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from bench.typed import ConfigError, build, to_dict
+
+BACKBONES = ("resnet34", "mobilenetv2")
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A training recipe (SPEC §4), scaled for a machine; also fixes dataset and backbone."""
+
+    dataset: str
+    backbone: Literal["resnet34", "mobilenetv2"]
+    width_mult: float = 1.0
+    iterations: int = 20000
+    batch_size: int = 16
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    lr_step: int = 4000
+    lr_gamma: float = 0.5
+    # Train-time random crop (height, width); None trains on the whole image.
+    crop: tuple[int, int] | None = (321, 321)
+    # Images are resized to this (height, width) before cropping; None keeps the stored size.
+    resize: tuple[int, int] | None = None
+    hflip: bool = True
+    eval_batch_size: int = 8
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp_bf16: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    cudnn_benchmark: bool = False
+    num_workers: int = 0
+    pin_memory: bool = False
+
+    def __post_init__(self) -> None:
+        from datasets.registry import DATASETS
+
+        if self.dataset not in DATASETS:
+            raise ValueError(
+                f"unknown dataset {self.dataset!r} (known: {', '.join(DATASETS)})"
+            )
+        positive = ("iterations", "batch_size", "eval_batch_size", "log_every", "checkpoint_every")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0 < self.width_mult <= 4:
+            raise ValueError(f"width_mult must be in (0, 4], got {self.width_mult}")
+
+
+@dataclass(frozen=True)
+class SyntheticData:
+    """Size of the embedded procedural dataset (SPEC §7)."""
+
+    height: int = 64
+    width: int = 64
+    num_train: int = 256
+    num_val: int = 64
+    num_test: int = 128
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Resources per run on a Slurm cluster (see docs/cluster.md)."""
+
+    partition: str | None = None
+    time_min: int = 240
+    gpus_per_run: int = 1
+    cpus_per_run: int = 8
+    mem_gb: int = 32
+    max_parallel: int = 64
+    account: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    profile: str
+    profiles: dict[str, Profile]
+    methods: tuple[str, ...] = ()
+    sparsities: tuple[float, ...] = (0.7, 0.9)
+    seeds: tuple[int, ...] = (0,)
+    method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    synthetic: SyntheticData = field(default_factory=SyntheticData)
+    cluster: Cluster = field(default_factory=Cluster)
+    data_root: str = "data"
+    runs_root: str = "runs"
+    reports_root: str = "reports"
+
+    def __post_init__(self) -> None:
+        if self.profile not in self.profiles:
+            raise ValueError(
+                f"profile {self.profile!r} is not defined (defined: {', '.join(self.profiles)})"
+            )
+        for s in self.sparsities:
+            check_target_sparsity(s)
+
+    @property
+    def recipe(self) -> Profile:
+        return self.profiles[self.profile]
+
+    @property
+    def dataset(self) -> str:
+        return self.recipe.dataset
+
+    @property
+    def backbone(self) -> str:
+        return self.recipe.backbone
+
+    def params_for(self, slug: str) -> dict[str, Any]:
+        return dict(self.method_params.get(slug) or {})
+
+    def with_profile(self, name: str) -> Config:
+        return dataclasses.replace(self, profile=name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)  # type: ignore[no-any-return]
+
+
+def check_target_sparsity(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"target sparsity must be in [0, 1), got {value!r}")
+    return float(value)
+
+
+def load_config(path: str | Path = DEFAULT_PARAMS, overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate `params.yaml`; method names and parameters are checked too."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found (run from the repository root or pass --params)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    for key, value in (overrides or {}).items():
+        raw[key] = value
+    config = build(Config, raw, str(path))
+    validate_methods(config, str(path))
+    return config
+
+
+def validate_methods(config: Config, where: str) -> None:
+    from bench.registry import get_method_class
+
+    for slug in config.methods:
+        try:
+            get_method_class(slug)
+        except KeyError as exc:
+            raise ConfigError(f"{where}: methods: {exc.args[0]}") from None
+    for slug, params in config.method_params.items():
+        try:
+            cls = get_method_class(slug)
+        except KeyError as exc:
+            raise ConfigError(f"{where}: method_params: {exc.args[0]}") from None
+        build(cls.Params, params, f"{where}: method_params.{slug}")

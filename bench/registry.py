@@ -1,0 +1,109 @@
+"""Method discovery: every module `methods/<slug>.py` defining a PruningMethod is registered.
+
+There is no list to edit. Modules whose name starts with `_` are shared helpers, not methods.
+Extra method directories can be named in the environment variable `BENCH_METHODS_PATH`
+(os.pathsep-separated), which is how a new method is tried before it is moved into `methods/`.
+A module that fails to import, defines no method, defines a slug that differs from its file
+name, repeats a slug or has invalid parameter defaults is recorded in `broken()` with its error;
+the other methods are unaffected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import inspect
+import os
+import pkgutil
+import sys
+import traceback
+from pathlib import Path
+
+from bench.method import PruningMethod
+
+_METHODS: dict[str, type[PruningMethod]] | None = None
+_BROKEN: dict[str, str] = {}
+
+
+def _method_dirs() -> list[tuple[str, Path]]:
+    import methods
+
+    dirs = [("methods", Path(p)) for p in methods.__path__]
+    for extra in filter(None, os.environ.get("BENCH_METHODS_PATH", "").split(os.pathsep)):
+        dirs.append(("", Path(extra)))
+    return dirs
+
+
+def _import(package: str, directory: Path, name: str):  # type: ignore[no-untyped-def]
+    if package:
+        return importlib.import_module(f"{package}.{name}")
+    module_name = f"bench_extra_methods.{name}"
+    spec = importlib.util.spec_from_file_location(module_name, directory / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _check(cls: type[PruningMethod], name: str) -> None:
+    if cls.slug != name:
+        raise ValueError(f"slug {cls.slug!r} must equal the module name {name!r}")
+    if not cls.description:
+        raise ValueError("missing a one-line `description`")
+    if not dataclasses.is_dataclass(cls.Params):
+        raise TypeError("`Params` must be a dataclass")
+    cls.Params()  # defaults must construct
+
+
+def discover(refresh: bool = False) -> dict[str, type[PruningMethod]]:
+    global _METHODS
+    if _METHODS is not None and not refresh:
+        return _METHODS
+    found: dict[str, type[PruningMethod]] = {}
+    _BROKEN.clear()
+    for package, directory in _method_dirs():
+        for info in sorted(pkgutil.iter_modules([str(directory)]), key=lambda i: i.name):
+            name = info.name
+            if name.startswith("_"):
+                continue
+            try:
+                module = _import(package, directory, name)
+                classes = [
+                    c
+                    for _, c in inspect.getmembers(module, inspect.isclass)
+                    if issubclass(c, PruningMethod)
+                    and c.__module__ == module.__name__
+                    and not inspect.isabstract(c)
+                    and c.slug
+                ]
+                if not classes:
+                    raise TypeError("defines no PruningMethod subclass with a slug")
+                if len(classes) > 1:
+                    raise TypeError(f"defines {len(classes)} methods; one module, one method")
+                cls = classes[0]
+                _check(cls, name)
+                if cls.slug in found:
+                    raise ValueError(f"duplicate slug {cls.slug!r}")
+                found[cls.slug] = cls
+            except Exception as exc:  # a broken plugin must not stop the others
+                last = traceback.extract_tb(exc.__traceback__)[-1:]  # where it broke
+                where = f" ({Path(last[0].filename).name}:{last[0].lineno})" if last else ""
+                _BROKEN[name] = f"{type(exc).__name__}: {exc}{where}"
+    _METHODS = dict(sorted(found.items(), key=lambda kv: (kv[0] != "dense", kv[0])))
+    return _METHODS
+
+
+def broken() -> dict[str, str]:
+    discover()
+    return dict(_BROKEN)
+
+
+def get_method_class(slug: str) -> type[PruningMethod]:
+    methods = discover()
+    if slug in methods:
+        return methods[slug]
+    if slug in broken():
+        raise KeyError(f"method {slug!r} is broken: {_BROKEN[slug]}")
+    raise KeyError(f"unknown method {slug!r} (known: {', '.join(methods)})")
