@@ -33,7 +33,7 @@ def build(cls: type[T], data: Any, where: str) -> T:
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in data.items():
-        kwargs[name] = _coerce(hints[name], value, f"{where}.{name}")
+        kwargs[name] = _coerce(hints[name], value, _join(where, name))
     missing = [
         n
         for n, f in fields.items()
@@ -47,6 +47,11 @@ def build(cls: type[T], data: Any, where: str) -> T:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def _join(where: str, key: str) -> str:
+    # "params.yaml" + "profiles" -> "params.yaml: profiles"; deeper keys are dotted.
+    return f"{where}.{key}" if ": " in where else f"{where}: {key}"
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
@@ -84,7 +89,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return {
-            _coerce(args[0], k, where): _coerce(args[1], v, f"{where}.{k}")
+            _coerce(args[0], k, where): _coerce(args[1], v, _join(where, str(k)))
             for k, v in value.items()
         }
     if tp is bool:

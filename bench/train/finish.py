@@ -1,0 +1,93 @@
+"""After the last step: finalize the method, check it, measure, evaluate and save."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from bench.io import torch_save_atomic
+from bench.provenance import now_iso
+from bench.results import MODEL_FILE, delta_t_against
+from bench.runs import RunSpec, dense_spec, run_dir
+from bench.train.evaluation import evaluate_split
+
+if TYPE_CHECKING:
+    from bench.train.state import RunState
+
+
+def model_costs(state: RunState, by_layer_density: dict[str, float]) -> dict[str, int]:
+    from bench.models import build_model
+    from bench.models.macs import layer_macs, sparse_macs
+
+    train = state.datasets["train"]
+    with torch.device("meta"):
+        skeleton = build_model(
+            state.config.backbone, train.tasks, train.num_classes, state.recipe.width_mult
+        )
+    macs = layer_macs(skeleton, tuple(state.datasets["test"].image_size))  # type: ignore[arg-type]
+    return {
+        "macs_dense": int(sum(macs.values())),
+        "macs_sparse_theoretical": int(sparse_macs(macs, by_layer_density)),
+    }
+
+
+def finish_run(
+    state: RunState, spec: RunSpec, out: Path, started: str, train_seconds: float
+) -> dict[str, Any]:
+    ctx = state.ctx
+    state.method.finalize(ctx)
+    result = state.result_header(spec, started)
+    architecture = {k: tuple(v.shape) for k, v in state.model.state_dict().items()}
+    if architecture != state.architecture:
+        changed = sorted(set(architecture) ^ set(state.architecture))[:3] or [
+            k for k in architecture if architecture[k] != state.architecture.get(k)
+        ][:3]
+        result.update(
+            status="failed",
+            reason=f"method {spec.method} left a changed architecture (e.g. {changed})",
+            sparsity=None, metrics=None, val_metrics=None, delta_t=None, cost=None,
+        )
+        return result
+    report = state.measure_sparsity()
+    t_eval = time.perf_counter()
+    evaluate = {
+        split: evaluate_split(
+            state.forward, state.model, state.datasets[split], state.recipe.eval_batch_size,
+            state.device, state.autocast(), state.recipe.channels_last,
+        )
+        for split in ("val", "test")
+    }
+    eval_seconds = time.perf_counter() - t_eval
+    state_dict = {k: v.detach().cpu() for k, v in state.model.state_dict().items()}
+    torch_save_atomic(state_dict, out / MODEL_FILE)
+    params_total = sum(v.numel() for v in state_dict.values() if v.is_floating_point())
+    params_nonzero = sum(int((v != 0).sum()) for v in state_dict.values() if v.is_floating_point())
+    density = {name: 1.0 - s for name, s in report.by_layer.items()}
+    scoring = state.datasets["train"].scoring
+    dense_dir = run_dir(state.config, dense_spec(spec.seed))
+    if state.config.runs_root and out.resolve() != run_dir(state.config, spec).resolve():
+        dense_dir = out.parent / "__no_dense_reference__"  # out-of-tree runs are not compared
+    result.update(
+        status="ok",
+        reason=None,
+        sparsity=report.to_dict(),
+        metrics=evaluate["test"],
+        val_metrics=evaluate["val"],
+        delta_t=delta_t_against(evaluate["test"], dense_dir, scoring),
+        cost={
+            "train_seconds": round(train_seconds, 3),
+            "eval_seconds": round(eval_seconds, 3),
+            "iterations": ctx.step,
+            **ctx.cost.to_dict(),
+            "params_total": params_total,
+            "params_nonzero": params_nonzero,
+            "prunable_total": report.prunable_total,
+            "prunable_nonzero": report.prunable_nonzero,
+            **model_costs(state, density),
+        },
+    )
+    result["provenance"]["finished_at"] = now_iso()
+    return result

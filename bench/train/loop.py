@@ -1,0 +1,150 @@
+"""One training run: build, (resume,) train with the method's hooks, evaluate, write results."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from bench.config import Config
+from bench.errors import RunFailedError
+from bench.provenance import now_iso
+from bench.results import CHECKPOINT_FILE, write_result
+from bench.runs import RunSpec, run_dir
+from bench.train.checkpoint import load_checkpoint, save_checkpoint
+from bench.train.finish import finish_run
+from bench.train.logger import RunLogger
+from bench.train.state import RunState, build_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    resume: bool = False
+    device: str | None = None  # overrides the profile's device
+    stop_after: int | None = None  # stop as if killed after this many steps (tests, debugging)
+    iterations: int | None = None  # overrides the profile's iterations (dry runs)
+    progress: bool = True
+    out_dir: Path | None = None  # overrides runs/<...> (conformance checks write nowhere else)
+
+
+class NonFiniteLoss(RuntimeError):
+    def __init__(self, step: int, task: str, value: float) -> None:
+        super().__init__(f"non-finite loss ({value}) at step {step} in task {task}")
+
+
+def train_run(config: Config, spec: RunSpec, options: TrainOptions = TrainOptions()) -> dict[str, Any] | None:
+    """Train `spec` under `config`. Returns the result dict, or None when stopped early."""
+    out = options.out_dir or run_dir(config, spec)
+    out.mkdir(parents=True, exist_ok=True)
+    started = now_iso()
+    state = build_state(config, spec, options.device, options.iterations)
+    checkpoint = out / CHECKPOINT_FILE
+    start_step, elapsed = 0, 0.0
+    if options.resume and checkpoint.exists():
+        start_step, elapsed = load_checkpoint(checkpoint, state)
+        log.info("resuming %s from step %d", out, start_step)
+    logger = RunLogger(out / "dvclive", config.recipe.log_every, start_step if start_step else None)
+    state.ctx._log = logger.log
+    t0 = time.perf_counter() - elapsed
+    if start_step == 0:
+        state.method.prepare(state.ctx)
+    try:
+        finished = _loop(state, start_step, logger, checkpoint, options, t0)
+    except NonFiniteLoss as exc:
+        logger.close()
+        result = _failed(state, spec, str(exc), started, time.perf_counter() - t0)
+        write_result(out, result)
+        raise RunFailedError(f"{out}: {exc}") from None
+    logger.close()
+    if not finished:
+        return None
+    result = finish_run(state, spec, out, started, time.perf_counter() - t0)
+    write_result(out, result)
+    if result["status"] != "ok":
+        raise RunFailedError(f"{out}: {result['reason']}")
+    checkpoint.unlink(missing_ok=True)
+    return result
+
+
+def _loop(
+    state: RunState,
+    start: int,
+    logger: RunLogger,
+    checkpoint: Path,
+    options: TrainOptions,
+    t0: float,
+) -> bool:
+    recipe, ctx, method = state.recipe, state.ctx, state.method
+    total = state.total_steps
+    stream = state.train_stream(start)
+    bar = tqdm(
+        total=total,
+        initial=start,
+        desc=f"{ctx.tasks and method.slug} s={ctx.target_sparsity:.2f}",
+        disable=not (options.progress and sys.stderr.isatty()),
+        leave=False,
+    )
+    state.model.train()
+    for step in range(start, total):
+        ctx.step = step
+        method.before_step(ctx)
+        batch = next(stream)
+        losses = state.task_losses(batch)
+        values = {t: float(v.detach()) for t, v in losses.items()}
+        for task, value in values.items():
+            if not math.isfinite(value):
+                raise NonFiniteLoss(step, task, value)
+        weights = method.loss_weights(ctx, values) or {}
+        loss = sum(weights.get(t, 1.0) * v for t, v in losses.items())
+        state.optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[union-attr]
+        method.after_backward(ctx)
+        state.optimizer.step()
+        state.scheduler.step()
+        ctx.step = step + 1
+        method.after_step(ctx)
+        done = step + 1
+        if logger.wants(done) or done == total:
+            for task, value in values.items():
+                logger.log(f"loss/{task}", value)
+                logger.log(f"weight/{task}", weights.get(task, 1.0))
+            logger.log("lr", state.optimizer.param_groups[0]["lr"])
+            report = state.measure_sparsity()
+            logger.log("sparsity/overall", report.overall)
+            for component, value in report.by_component.items():
+                logger.log(f"sparsity/{component}", value)
+            logger.flush(done)
+            bar.set_postfix(loss=f"{sum(values.values()):.3f}", sparsity=f"{report.overall:.3f}")
+        bar.update(1)
+        if done % recipe.checkpoint_every == 0 and done < total:
+            save_checkpoint(checkpoint, state, done, time.perf_counter() - t0)
+        if options.stop_after is not None and done >= options.stop_after and done < total:
+            save_checkpoint(checkpoint, state, done, time.perf_counter() - t0)
+            bar.close()
+            return False
+    bar.close()
+    return True
+
+
+def _failed(state: RunState, spec: RunSpec, reason: str, started: str, seconds: float) -> dict[str, Any]:
+    result = state.result_header(spec, started)
+    report = state.measure_sparsity()
+    result.update(
+        status="failed",
+        reason=reason,
+        sparsity=report.to_dict(),
+        metrics=None,
+        val_metrics=None,
+        delta_t=None,
+        cost={"train_seconds": seconds, "iterations": state.ctx.step, **state.ctx.cost.to_dict()},
+    )
+    return result

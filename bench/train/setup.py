@@ -1,0 +1,62 @@
+"""Seeding, device choice and the pieces a run is built from."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.config import Config, Profile
+from bench.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(choice: str) -> torch.device:
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: CUDA is not available on this machine")
+    return torch.device(choice)
+
+
+def configure_backends(recipe: Profile, device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = recipe.cudnn_benchmark
+        # TF32 would change numerics between GPU generations; the recipe keeps full fp32
+        # unless bf16 autocast is asked for explicitly.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
+def prepared_root(config: Config) -> Path:
+    """The prepared dataset; the embedded synthetic ones are generated on first use."""
+    from datasets.prepared import prepared_dir
+    from datasets.registry import dataset_spec
+
+    root = prepared_dir(config.data_root, config.dataset)
+    if (root / "manifest.json").exists():
+        return root
+    if dataset_spec(config.dataset).synthetic:
+        from datasets.synthetic import prepare
+
+        log.info("generating the embedded %s dataset under %s", config.dataset, root)
+        prepare(config.data_root, config.dataset, config.synthetic)
+        return root
+    raise ConfigError(
+        f"dataset {config.dataset!r} is not prepared under {root}; "
+        f"run `bench fetch {config.dataset}` and `bench prepare {config.dataset}` first"
+    )
+
+
+def autocast(recipe: Profile, device: torch.device) -> torch.autocast:
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=recipe.amp_bf16)

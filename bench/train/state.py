@@ -1,0 +1,155 @@
+"""Everything a run holds while it trains, built the same way for fresh and resumed runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from bench.config import Config, Profile
+from bench.data import PreparedDataset, TrainStream
+from bench.losses import task_losses
+from bench.method import Batch, Context, PruningMethod
+from bench.models import MultiTaskModel, build_model
+from bench.provenance import provenance
+from bench.registry import get_method_class
+from bench.runs import RunSpec, config_hash, resolved_config
+from bench.sparsity import SparsityReport, measure
+from bench.train.setup import (
+    autocast,
+    configure_backends,
+    pick_device,
+    prepared_root,
+    seed_everything,
+)
+from bench.typed import build, to_dict
+
+# Calibration batches come from their own stream, so a method's saliency passes never shift the
+# batches the training steps see.
+_CALIBRATION_SALT = 104_729
+
+
+@dataclass
+class RunState:
+    config: Config
+    spec: RunSpec
+    recipe: Profile
+    device: torch.device
+    datasets: dict[str, PreparedDataset]
+    model: MultiTaskModel
+    forward: Callable[[torch.Tensor], dict[str, torch.Tensor]]
+    method: PruningMethod
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    ctx: Context
+    total_steps: int
+    architecture: dict[str, tuple[int, ...]]
+
+    def autocast(self) -> torch.autocast:
+        return autocast(self.recipe, self.device)
+
+    def train_stream(self, start: int, seed: int | None = None) -> Iterator[Batch]:
+        r = self.recipe
+        return iter(
+            TrainStream(
+                self.datasets["train"],
+                r.batch_size,
+                self.spec.seed if seed is None else seed,
+                start_step=start,
+                crop=r.crop,
+                resize=r.resize,
+                hflip=r.hflip,
+                num_workers=r.num_workers,
+                pin_memory=r.pin_memory,
+                device=self.device,
+            )
+        )
+
+    def task_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        rgb = batch["rgb"]
+        if self.recipe.channels_last:
+            rgb = rgb.contiguous(memory_format=torch.channels_last)
+        with self.autocast():
+            outputs = self.forward(rgb)
+        return task_losses(
+            {t: o.float() for t, o in outputs.items()}, batch, self.datasets["train"].class_weights
+        )
+
+    def calibration(self) -> Iterator[Batch]:
+        seed = self.spec.seed * 7_919 + _CALIBRATION_SALT + self.ctx.step
+        return self.train_stream(0, seed=seed)
+
+    def measure_sparsity(self) -> SparsityReport:
+        return measure(self.ctx.prunable)
+
+    def result_header(self, spec: RunSpec, started: str) -> dict[str, Any]:
+        resolved = resolved_config(self.config, spec)
+        return {
+            "method": spec.method,
+            "dataset": self.config.dataset,
+            "backbone": self.config.backbone,
+            "profile": self.config.profile,
+            "target_sparsity": spec.target_sparsity,
+            "seed": spec.seed,
+            "method_params": to_dict(self.method.params),
+            "provenance": {
+                **provenance(self.device),
+                "started_at": started,
+                "config": resolved,
+                "config_hash": config_hash(resolved),
+            },
+        }
+
+
+def architecture_of(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def build_state(
+    config: Config, spec: RunSpec, device_choice: str | None, iterations: int | None
+) -> RunState:
+    recipe = config.recipe
+    device = pick_device(device_choice or recipe.device)
+    configure_backends(recipe, device)
+    seed_everything(spec.seed)
+    root = prepared_root(config)
+    datasets = {split: PreparedDataset(root, split) for split in ("train", "val", "test")}
+    train = datasets["train"]
+    model = build_model(config.backbone, train.tasks, train.num_classes, recipe.width_mult)
+    model.to(device)
+    if recipe.channels_last:
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    architecture = architecture_of(model)
+    cls = get_method_class(spec.method)
+    params = build(cls.Params, config.params_for(spec.method), f"method_params.{spec.method}")
+    method = cls(params)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay
+    )
+    total = iterations if iterations is not None else recipe.iterations
+    ctx = Context(
+        model=model,
+        prunable=model.prunable_weights(),
+        optimizer=optimizer,
+        tasks=train.tasks,
+        target_sparsity=spec.target_sparsity,
+        total_steps=total,
+        seed=spec.seed,
+        device=device,
+    )
+    state = RunState(
+        config, spec, recipe, device, datasets, model, model, method, optimizer, None, ctx,
+        total, architecture,
+    )
+    ctx._calibration = state.calibration
+    ctx._task_losses = state.task_losses
+    method.setup(ctx)
+    # The schedule is built after setup so parameter groups a method adds follow it too.
+    state.scheduler = torch.optim.lr_scheduler.StepLR(
+        optimizer, step_size=recipe.lr_step, gamma=recipe.lr_gamma
+    )
+    if recipe.compile:
+        state.forward = torch.compile(model)  # type: ignore[assignment]
+    return state
