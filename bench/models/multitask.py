@@ -65,7 +65,7 @@ def build_model(
     else:
         raise KeyError(f"unknown backbone {backbone!r} (known: resnet34, mobilenetv2)")
     in_ch: int = body.out_channels  # type: ignore[assignment]
-    heads = {
+    heads: dict[str, nn.Module] = {
         t: ASPPHead(in_ch, output_channels(t, num_classes), width_mult=width_mult) for t in tasks
     }
     return MultiTaskModel(body, heads)

@@ -1,0 +1,59 @@
+"""DeepLab-v2 ASPP head, one per task (SPEC §3).
+
+Four parallel branches with atrous rates 6/12/18/24; each is a dilated 3×3 conv to 1024
+channels, ReLU, Dropout(0.5), 1×1 conv 1024→1024, ReLU, Dropout(0.5) and a 1×1 classifier to
+the task's channels. Branch outputs are summed. All head convs have biases; weights start from
+N(0, 0.01) and biases from 0.
+
+Module names (under `heads.<task>.`): `branches.{0..3}.conv1` (3×3 dilated),
+`branches.{i}.conv2` (1×1) and `branches.{i}.classifier` (1×1 to the task's channels).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+RATES = (6, 12, 18, 24)
+HIDDEN = 1024
+DROPOUT = 0.5
+INIT_STD = 0.01
+
+
+class ASPPHead(nn.Module):
+    """N×`in_channels`×h×w features → N×`out_channels`×h×w task output."""
+
+    def __init__(self, in_channels: int, out_channels: int, width_mult: float = 1.0) -> None:
+        super().__init__()
+        hidden = max(1, round(HIDDEN * width_mult))
+        self.out_channels = out_channels
+        self.branches = nn.ModuleList(
+            _branch(in_channels, hidden, out_channels, rate) for rate in RATES
+        )
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, 0.0, INIT_STD)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.branches[0](x)
+        for branch in self.branches[1:]:
+            out = out + branch(x)
+        return out
+
+
+def _branch(in_channels: int, hidden: int, out_channels: int, rate: int) -> nn.Sequential:
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(in_channels, hidden, 3, padding=rate, dilation=rate),
+            relu1=nn.ReLU(inplace=True),
+            drop1=nn.Dropout(DROPOUT),
+            conv2=nn.Conv2d(hidden, hidden, 1),
+            relu2=nn.ReLU(inplace=True),
+            drop2=nn.Dropout(DROPOUT),
+            classifier=nn.Conv2d(hidden, out_channels, 1),
+        )
+    )
