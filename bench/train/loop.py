@@ -6,6 +6,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from tqdm import tqdm
 
 from bench.config import Config
 from bench.errors import RunFailedError
+from bench.method import PruningMethod
 from bench.provenance import now_iso
 from bench.results import CHECKPOINT_FILE, write_result
 from bench.runs import RunSpec, run_dir
@@ -34,6 +36,9 @@ class TrainOptions:
     iterations: int | None = None  # overrides the profile's iterations (dry runs)
     progress: bool = True
     out_dir: Path | None = None  # overrides runs/<...> (conformance checks write nowhere else)
+    # Called with the method instance right after it is built, before any hook runs (the
+    # conformance suite uses it to watch the hooks).
+    watch_method: Callable[[PruningMethod], None] | None = None
 
 
 class NonFiniteLoss(RuntimeError):
@@ -46,7 +51,7 @@ def train_run(config: Config, spec: RunSpec, options: TrainOptions = TrainOption
     out = options.out_dir or run_dir(config, spec)
     out.mkdir(parents=True, exist_ok=True)
     started = now_iso()
-    state = build_state(config, spec, options.device, options.iterations)
+    state = build_state(config, spec, options.device, options.iterations, options.watch_method)
     checkpoint = out / CHECKPOINT_FILE
     start_step, elapsed = 0, 0.0
     if options.resume and checkpoint.exists():

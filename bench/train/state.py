@@ -108,7 +108,11 @@ def architecture_of(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
 
 
 def build_state(
-    config: Config, spec: RunSpec, device_choice: str | None, iterations: int | None
+    config: Config,
+    spec: RunSpec,
+    device_choice: str | None,
+    iterations: int | None,
+    watch_method: Callable[[PruningMethod], None] | None = None,
 ) -> RunState:
     recipe = config.recipe
     device = pick_device(device_choice or recipe.device)
@@ -125,6 +129,8 @@ def build_state(
     cls = get_method_class(spec.method)
     params = build(cls.Params, config.params_for(spec.method), f"method_params.{spec.method}")
     method = cls(params)
+    if watch_method is not None:
+        watch_method(method)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay
     )
