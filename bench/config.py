@@ -22,10 +22,8 @@ DEFAULT_PARAMS = Path("params.yaml")
 
 @dataclass(frozen=True)
 class Profile:
-    """A training recipe (SPEC §4), scaled for a machine; also fixes dataset and backbone."""
+    """A training recipe (SPEC §4), scaled for a machine."""
 
-    dataset: str
-    backbone: Literal["resnet34", "mobilenetv2"]
     width_mult: float = 1.0
     iterations: int = 20000
     batch_size: int = 16
@@ -51,12 +49,6 @@ class Profile:
     pin_memory: bool = False
 
     def __post_init__(self) -> None:
-        from datasets.registry import DATASETS
-
-        if self.dataset not in DATASETS:
-            raise ValueError(
-                f"unknown dataset {self.dataset!r} (known: {', '.join(DATASETS)})"
-            )
         positive = ("iterations", "batch_size", "eval_batch_size", "log_every", "checkpoint_every")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -93,6 +85,8 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Config:
+    dataset: str
+    backbone: Literal["resnet34", "mobilenetv2"]
     profile: str
     profiles: dict[str, Profile]
     methods: tuple[str, ...] = ()
@@ -106,6 +100,10 @@ class Config:
     reports_root: str = "reports"
 
     def __post_init__(self) -> None:
+        from datasets.registry import DATASETS
+
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r} (known: {', '.join(DATASETS)})")
         if self.profile not in self.profiles:
             raise ValueError(
                 f"profile {self.profile!r} is not defined (defined: {', '.join(self.profiles)})"
@@ -116,14 +114,6 @@ class Config:
     @property
     def recipe(self) -> Profile:
         return self.profiles[self.profile]
-
-    @property
-    def dataset(self) -> str:
-        return self.recipe.dataset
-
-    @property
-    def backbone(self) -> str:
-        return self.recipe.backbone
 
     def params_for(self, slug: str) -> dict[str, Any]:
         return dict(self.method_params.get(slug) or {})

@@ -26,7 +26,7 @@ from bench.typed import ConfigError, build
 
 TOLERANCE = 0.005  # ±0.5 percentage points
 TINY = Profile(
-    dataset="synthetic", backbone="resnet34", width_mult=0.0625, iterations=16, batch_size=4,
+    width_mult=0.0625, iterations=16, batch_size=4,
     lr=1e-3, weight_decay=1e-4, lr_step=8, crop=None, eval_batch_size=16, log_every=4,
     checkpoint_every=8, device="cpu",
 )
@@ -76,7 +76,7 @@ def project_params(slug: str, params_file: Path = Path("params.yaml")) -> dict[s
 
 def tiny_config(slug: str, method_params: dict[str, Any], work: Path) -> Config:
     return Config(
-        profile="conformance", profiles={"conformance": TINY}, methods=(slug,),
+        dataset="synthetic", backbone="resnet34", profile="conformance", profiles={"conformance": TINY}, methods=(slug,),
         sparsities=(), seeds=(0,), method_params={slug: method_params}, synthetic=TINY_DATA,
         data_root=str(_data_root()), runs_root=str(work / "runs"),
     )
@@ -118,7 +118,7 @@ def run_checks(slug: str, targets: tuple[float, ...] = (0.5, 0.9), params: dict[
     record = Violations()
     results: dict[float, dict[str, Any]] = {}
     for target in targets:
-        out = work / f"s{target:.2f}"
+        out = work / f"s{target}"
         try:
             result = _train(config, RunSpec(slug, target, 0), out, record)
         except Exception as exc:  # a broken method is a failed check, not a crash
@@ -135,7 +135,7 @@ def run_checks(slug: str, targets: tuple[float, ...] = (0.5, 0.9), params: dict[
     report.add("no writes to disk", not record.writes, "; ".join(record.writes[:3]))
     report.add("no test-split access", not record.test_reads, "; ".join(record.test_reads[:3]))
     first = targets[-1]
-    reference = _weights(work / f"s{first:.2f}")
+    reference = _weights(work / f"s{first}")
     fresh_keys = {k: tuple(v.shape) for k, v in _fresh_state(config).items()}
     report.add("architecture unchanged",
                {k: tuple(v.shape) for k, v in reference.items()} == fresh_keys)

@@ -30,7 +30,7 @@ def run_dir(config: Config, spec: RunSpec) -> Path:
         / config.dataset
         / config.backbone
         / spec.method
-        / f"s{spec.target_sparsity:.2f}"
+        / f"s{spec.target_sparsity}"
         / f"seed{spec.seed}"
     )
 

@@ -22,6 +22,7 @@ def save_checkpoint(path: Path, state: RunState, step: int, seconds: float) -> N
         {
             "step": step,
             "seconds": seconds,
+            "config_hash": state.config_hash,
             "model": state.model.state_dict(),
             "optimizer": state.optimizer.state_dict(),
             "scheduler": state.scheduler.state_dict(),
@@ -36,6 +37,12 @@ def save_checkpoint(path: Path, state: RunState, step: int, seconds: float) -> N
         },
         path,
     )
+
+
+def checkpoint_matches(path: Path, state: RunState) -> bool:
+    """A checkpoint left by a run with another configuration must not be continued."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    return bool(ckpt.get("config_hash") == state.config_hash)
 
 
 def load_checkpoint(path: Path, state: RunState) -> tuple[int, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from bench.method import PruningMethod
 from bench.provenance import now_iso
 from bench.results import CHECKPOINT_FILE, write_result
 from bench.runs import RunSpec, run_dir
-from bench.train.checkpoint import load_checkpoint, save_checkpoint
+from bench.train.checkpoint import checkpoint_matches, load_checkpoint, save_checkpoint
 from bench.train.finish import finish_run
 from bench.train.logger import RunLogger
 from bench.train.state import RunState, build_state
@@ -55,8 +56,13 @@ def train_run(config: Config, spec: RunSpec, options: TrainOptions = TrainOption
     checkpoint = out / CHECKPOINT_FILE
     start_step, elapsed = 0, 0.0
     if options.resume and checkpoint.exists():
-        start_step, elapsed = load_checkpoint(checkpoint, state)
-        log.info("resuming %s from step %d", out, start_step)
+        if checkpoint_matches(checkpoint, state):
+            start_step, elapsed = load_checkpoint(checkpoint, state)
+            log.info("resuming %s from step %d", out, start_step)
+        else:
+            log.warning("%s was written with another configuration; starting afresh", checkpoint)
+    if start_step == 0:
+        shutil.rmtree(out / "dvclive", ignore_errors=True)  # logs of an earlier attempt
     logger = RunLogger(out / "dvclive", config.recipe.log_every, start_step if start_step else None)
     state.ctx._log = logger.log
     t0 = time.perf_counter() - elapsed

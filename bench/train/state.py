@@ -84,6 +84,10 @@ class RunState:
     def measure_sparsity(self) -> SparsityReport:
         return measure(self.ctx.prunable)
 
+    @property
+    def config_hash(self) -> str:
+        return config_hash(resolved_config(self.config, self.spec))
+
     def result_header(self, spec: RunSpec, started: str) -> dict[str, Any]:
         resolved = resolved_config(self.config, spec)
         return {
