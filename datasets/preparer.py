@@ -221,8 +221,11 @@ def _finish(job: PrepareJob, writer: ResumableWriter, state: dict[str, Any],
     writer.counts = {k: int(v) for k, v in state["counts"].items()}
     n = state["rgb_pixels"]
     if writer.counts.get("train", 0) == 0 or n == 0:
-        raise ValueError(f"{job.dataset}: no training sample could be read from {job.raw_root}; "
-                         f"see {writer.partial / PROGRESS} for the skipped files")
+        from bench.errors import DataUnavailableError
+
+        raise DataUnavailableError(
+            f"{job.dataset}: no training sample could be read from {job.raw_root}; see "
+            f"{writer.partial / PROGRESS} for the skipped files and why")
     mean = [s / n for s in state["rgb_sums"]]
     std = [max(q / n - m * m, 0.0) ** 0.5 for q, m in zip(state["rgb_sq_sums"], mean,
                                                           strict=True)]
