@@ -77,10 +77,12 @@ def _open(opener: urllib.request.OpenerDirector, url: str, headers: dict[str, st
 
 def drive_confirm_url(page: str, base_url: str, cookies: dict[str, str]) -> str | None:
     """The direct download address hidden in Drive's virus-scan warning page, if any."""
-    form = re.search(r'<form[^>]*id="download-form"[^>]*action="([^"]+)"', page)
-    if form:
-        fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
-        action = html.unescape(form.group(1))
+    form = re.search(r'(<form[^>]*id="download-form"[^>]*>)(.*?)</form>', page, re.S)
+    action_attr = re.search(r'action="([^"]+)"', form.group(1)) if form else None
+    if form and action_attr:
+        fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"',
+                                 form.group(2)))
+        action = html.unescape(action_attr.group(1))
         query = urllib.parse.urlencode({k: html.unescape(v) for k, v in fields.items()})
         return f"{action}{'&' if '?' in action else '?'}{query}"
     token = re.search(r"confirm=([0-9A-Za-z_-]+)", page)

@@ -146,6 +146,13 @@ def test_drive_confirm_page_variants() -> None:
     assert dl.drive_confirm_url("<html/>", base, {"download_warning_1": "tok"}) == (
         f"{base}&confirm=tok")
     assert dl.drive_confirm_url("<html>quota exceeded</html>", base, {}) is None
+    form = ('<form action="https://u.example/download" id="download-form" method="get">'
+            '<input type="submit" value="Download anyway"/>'
+            '<input type="hidden" name="id" value="F"><input type="hidden" name="confirm" '
+            'value="t"><input type="hidden" name="uuid" value="a&amp;b"></form>'
+            '<input type="hidden" name="other" value="x">')
+    assert dl.drive_confirm_url(form, base, {}) == (
+        "https://u.example/download?id=F&confirm=t&uuid=a%26b")
 
 
 def test_fetch_nyuv2_through_drive_confirm_page(
