@@ -1,0 +1,60 @@
+"""Write the leaderboard as JSON (the full structure) and CSV (one row per table × method)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+LEADERBOARD_JSON = "leaderboard.json"
+LEADERBOARD_CSV = "leaderboard.csv"
+
+
+def _flat_row(table: dict[str, Any], entry: dict[str, Any], reference: bool) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "dataset": table["dataset"], "backbone": table["backbone"], "profile": table["profile"],
+        "target_sparsity": table["target_sparsity"], "method": entry["method"],
+        "reference": reference, "rank": entry["rank"], "n_seeds": entry["n_seeds"],
+        "seeds": " ".join(str(s) for s in entry["seeds"]),
+        "delta_t_mean": entry["delta_t"]["mean"], "delta_t_std": entry["delta_t"]["std"],
+    }
+    for task, value in entry["delta_t"]["by_task"].items():
+        row[f"delta_t.{task}_mean"] = value["mean"]
+        row[f"delta_t.{task}_std"] = value["std"]
+    for task, keys in entry["metrics"].items():
+        for key, value in keys.items():
+            row[f"{task}.{key}_mean"] = value["mean"]
+            row[f"{task}.{key}_std"] = value["std"]
+    row["sparsity.overall_mean"] = entry["sparsity"]["overall"]["mean"]
+    row["sparsity.overall_std"] = entry["sparsity"]["overall"]["std"]
+    for component, value in entry["sparsity"]["by_component"].items():
+        row[f"sparsity.{component}_mean"] = value["mean"]
+    for key, value in entry["cost"].items():
+        row[f"cost.{key}"] = value
+    return row
+
+
+def leaderboard_frame(leaderboard: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for table in leaderboard["tables"]:
+        rows.append(_flat_row(table, table["reference"], True))
+        rows.extend(_flat_row(table, e, False) for e in table["entries"])
+    return pd.DataFrame(rows)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_leaderboard(leaderboard: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+    out = Path(out_dir)
+    json_path, csv_path = out / LEADERBOARD_JSON, out / LEADERBOARD_CSV
+    _write_atomic(json_path, json.dumps(leaderboard, indent=2, allow_nan=False) + "\n")
+    _write_atomic(csv_path, leaderboard_frame(leaderboard).to_csv(index=False))
+    return json_path, csv_path

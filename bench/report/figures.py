@@ -1,0 +1,191 @@
+"""The report's figures (matplotlib Agg + seaborn), each written as PNG and SVG.
+
+(a) ΔT vs target sparsity (the paper's Figure 4), (b) AdapMTL's component-wise sparsity over
+iterations (Figure 3), (c) per-task training loss and task weights, (d) measured sparsity by
+component. A figure whose data is missing comes back as a note instead of an image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from bench.report.labels import component_label, mpl_text, safe_name, task_label  # noqa: E402
+from bench.report.logs import METRICS_DIR, read_group  # noqa: E402
+
+_RC = {"figure.constrained_layout.use": True, "svg.hashsalt": "mtl-prune-bench", "svg.fonttype": "path", "figure.dpi": 110,
+       "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8}
+
+
+@dataclass(frozen=True)
+class FigureRef:
+    """An embedded figure (`png`/`svg` relative to the site root) or a note saying why not."""
+
+    title: str
+    alt: str = ""
+    png: str | None = None
+    svg: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RunLog:
+    """One run whose logs a figure reads: its target sparsity, seed and directory."""
+
+    target: float
+    seed: int
+    run_dir: Path
+
+
+class FigureWriter:
+    def __init__(self, site_dir: Path, methods: list[str]) -> None:
+        self.site_dir = site_dir
+        (site_dir / "figures").mkdir(parents=True, exist_ok=True)
+        colors = sns.color_palette("tab10", max(len(methods), 1))
+        self.palette = {mpl_text(m): colors[i % len(colors)] for i, m in enumerate(methods)}
+
+    def save(self, fig: Any, name: str) -> tuple[str, str]:
+        stem = f"figures/{safe_name(name.replace(' / ', '-'))}"
+        fig.savefig(self.site_dir / f"{stem}.png")
+        fig.savefig(self.site_dir / f"{stem}.svg", metadata={"Date": None})
+        plt.close(fig)
+        return f"{stem}.png", f"{stem}.svg"
+
+
+def _style() -> Any:
+    rc: dict[str, Any] = {**sns.axes_style("whitegrid"), **_RC}
+    return plt.rc_context(rc)  # type: ignore[arg-type]
+
+
+def delta_t_vs_sparsity(w: FigureWriter, setting: str, tables: list[dict[str, Any]]) -> FigureRef:
+    title = f"ΔT vs target sparsity — {setting}"
+    rows = [{"method": mpl_text(e["method"]), "target": 100 * t["target_sparsity"],
+             "delta_t": run["delta_t"]["mean"]}
+            for t in tables for e in t["entries"] for run in e["runs"]]
+    if not rows:
+        return FigureRef(title, note="no ranked runs to plot")
+    data = pd.DataFrame(rows)
+    with _style():
+        fig, ax = plt.subplots(figsize=(5.6, 3.4))
+        ax.axhline(0, color="0.35", linestyle="--", linewidth=1, label="dense")
+        sns.lineplot(data=data, x="target", y="delta_t", hue="method", errorbar="sd",
+                     marker="o", palette=w.palette, ax=ax)
+        ax.set_xlabel("target sparsity (%)")
+        ax.set_ylabel("ΔT (%) vs dense")
+        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        png, svg = w.save(fig, f"{setting}-delta-t-vs-sparsity")
+    methods = ", ".join(sorted({r["method"] for r in rows}))
+    alt = (f"Line chart of ΔT in percent against target sparsity for {methods} on {setting}; "
+           "shaded bands are ±1 standard deviation over seeds, the dashed line is the dense model.")
+    return FigureRef(title, alt, png, svg)
+
+
+def sparsity_bars(w: FigureWriter, setting: str, table: dict[str, Any]) -> FigureRef:
+    target = table["target_sparsity"]
+    title = f"Measured sparsity by component — {setting}, target {100 * target:.0f}%"
+    rows = []
+    for entry in table["entries"]:
+        values = {**entry["sparsity"]["by_component"], "overall": entry["sparsity"]["overall"]}
+        for component in [*table["components"], "overall"]:
+            if component in values:
+                rows.append({"method": mpl_text(entry["method"]),
+                             "component": component_label(component),
+                             "sparsity": 100 * values[component]["mean"]})
+    if not rows:
+        return FigureRef(title, note="no ranked runs to plot")
+    with _style():
+        fig, ax = plt.subplots(figsize=(5.6, 3.0))
+        sns.barplot(data=pd.DataFrame(rows), x="component", y="sparsity", hue="method",
+                    palette=w.palette, ax=ax)
+        ax.axhline(100 * target, color="0.2", linestyle=":", linewidth=1, label="target")
+        low = max(0.0, min(r["sparsity"] for r in rows) - 10)
+        ax.set_ylim(low, min(100.0, max(r["sparsity"] for r in rows) + 4))
+        ax.set_xlabel("")
+        ax.set_ylabel("measured sparsity (%)")
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        png, svg = w.save(fig, f"{setting}-s{target:.2f}-sparsity-by-component")
+    alt = (f"Bar chart of measured sparsity in percent per component (backbone, task heads, "
+           f"overall) for each method at target {100 * target:.0f}% on {setting}; the dotted "
+           "line is the target.")
+    return FigureRef(title, alt, png, svg)
+
+
+def sparsity_dynamics(w: FigureWriter, method: str, setting: str, logs: list[RunLog],
+                      components: list[str]) -> FigureRef:
+    title = f"{method}: component-wise sparsity over training — {setting}"
+    names = ["overall", *components]
+    read = [(log, read_group(log.run_dir, "sparsity", names)) for log in logs]
+    panels = [(log, frame) for log, frame in read if frame is not None]
+    if not panels:
+        where = ", ".join(str(log.run_dir / METRICS_DIR / "sparsity") for log in logs) or "-"
+        return FigureRef(title, note=f"skipped: no dvclive sparsity logs ({where})")
+    with _style():
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.8, 3.0),
+                                 sharey=True, squeeze=False)
+        for ax, (log, frame) in zip(axes[0], panels, strict=True):
+            frame = frame.assign(value=100 * frame["value"],
+                                 component=frame["name"].map(component_label))
+            parts = frame[frame["name"] != "overall"]
+            sns.lineplot(data=parts, x="step", y="value", hue="component", ax=ax, linewidth=1.4,
+                         errorbar=None)
+            overall = frame[frame["name"] == "overall"]
+            ax.plot(overall["step"], overall["value"], color="black", linestyle="--",
+                    linewidth=1.2, label="Overall")
+            ax.axhline(100 * log.target, color="0.5", linestyle=":", linewidth=1)
+            ax.set_title(f"target {100 * log.target:.0f}% (seed {log.seed})")
+            ax.set_xlabel("iteration")
+            ax.set_ylabel("sparsity (%)")
+            ax.legend(frameon=False, fontsize=7)
+        png, svg = w.save(fig, f"{setting}-{method}-sparsity-dynamics")
+    alt = (f"Line charts of {method}'s measured sparsity in percent per component against "
+           f"training iteration on {setting}, one panel per target sparsity; the dashed line is "
+           "the overall sparsity, the dotted line the target.")
+    return FigureRef(title, alt, png, svg)
+
+
+def training_curves(w: FigureWriter, method: str, setting: str, logs: list[RunLog],
+                    tasks: list[str]) -> FigureRef:
+    title = f"{method}: training loss and task weights — {setting}"
+    frames = []
+    for log in logs:
+        label = "dense" if log.target == 0 else f"{100 * log.target:.0f}%"
+        for group in ("loss", "weight"):
+            frame = read_group(log.run_dir, group, tasks)
+            if frame is not None:
+                frames.append(frame.assign(group=group, target=label))
+    if not frames or not any((f["group"] == "loss").any() for f in frames):
+        where = ", ".join(str(log.run_dir / METRICS_DIR / "loss") for log in logs) or "-"
+        return FigureRef(title, note=f"skipped: no dvclive loss logs ({where})")
+    data = pd.concat(frames, ignore_index=True)
+    groups = [g for g in ("loss", "weight") if (data["group"] == g).any()]
+    present = [t for t in tasks if (data["name"] == t).any()]
+    with _style():
+        fig, axes = plt.subplots(len(groups), len(present), squeeze=False, sharex=True,
+                                 figsize=(3.0 * len(present) + 0.6, 2.4 * len(groups)))
+        for r, group in enumerate(groups):
+            for c, task in enumerate(present):
+                ax = axes[r][c]
+                part = data[(data["group"] == group) & (data["name"] == task)]
+                if len(part):
+                    sns.lineplot(data=part, x="step", y="value", hue="target", ax=ax, errorbar=None,
+                                 linewidth=1.2, legend=(r == 0 and c == len(present) - 1))
+                ax.set_title(f"{task_label(task)} {group}" if r == 0 else "")
+                ax.set_ylabel(f"{group}" if c == 0 else "")
+                ax.set_xlabel("iteration" if r == len(groups) - 1 else "")
+        legend = axes[0][-1].get_legend()
+        if legend is not None:
+            legend.set_title("target")
+            legend.set_frame_on(False)
+        png, svg = w.save(fig, f"{setting}-{method}-training-curves")
+    alt = (f"Line charts of {method}'s per-task training loss"
+           f"{' and adaptive task weights' if 'weight' in groups else ''} against iteration on "
+           f"{setting}, one line per target sparsity.")
+    return FigureRef(title, alt, png, svg)

@@ -1,0 +1,195 @@
+"""The generated site in a real browser: tables, figures, sorting, escaping, offline.
+
+Runs headless Debian Chromium (/usr/bin/chromium, installed by .ci/install-chromium) through
+Playwright. Skipped locally without Chromium; a failure under CI (env CI set).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from fixtures.results import XSS_IMG, XSS_SCRIPT, built_fixture_site
+
+from bench.report.labels import dom_id
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _require(condition: bool, what: str) -> None:
+    if condition:
+        return
+    if _in_ci():
+        pytest.fail(f"CI is set but {what}; .ci/install-chromium should provide it")
+    pytest.skip(f"{what} (run .ci/install-chromium; with CI=true this is a failure)")
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[dict[str, Any]]:
+    site_dir, leaderboard = built_fixture_site()
+    handler = functools.partial(_QuietHandler, directory=str(site_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"url": f"http://127.0.0.1:{server.server_address[1]}/",
+               "leaderboard": leaderboard, "dir": site_dir}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _require(CHROMIUM.exists(), f"{CHROMIUM} is missing")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _require(False, "playwright (python) is not installed")
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+class Watched:
+    """A page with everything suspicious recorded: console errors, dialogs, foreign requests."""
+
+    def __init__(self, browser: Any) -> None:
+        self.page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.foreign: list[str] = []
+        self.failed: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", self._dialog)
+        self.page.on("requestfailed", lambda r: self.failed.append(r.url))
+        self.page.route("**/*", self._route)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if urlparse(url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            self.foreign.append(url)
+            route.abort()
+
+    def open(self, url: str) -> Any:
+        self.page.goto(url, wait_until="networkidle")
+        return self.page
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], f"console errors: {self.errors}"
+        assert self.dialogs == [], f"dialogs fired: {self.dialogs}"
+        assert self.foreign == [], f"requests left localhost: {self.foreign}"
+        assert self.failed == [], f"failed requests: {self.failed}"
+
+    def assert_images_load(self) -> list[list[Any]]:
+        images = self.page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.getAttribute('src'), e.complete, e.naturalWidth, e.alt])")
+        broken = [src for src, complete, width, _ in images if not complete or width == 0]
+        assert broken == [], f"broken images: {broken}"
+        assert all(alt.strip() for *_, alt in images), "every figure needs alt text"
+        return images
+
+
+def _column(page: Any, table: str, col: int) -> list[str]:
+    return page.eval_on_selector_all(
+        f"{table} tbody tr", f"rows => rows.map(r => r.cells[{col}].getAttribute('data-sort'))")
+
+
+def test_index_tables_figures_and_invalid_runs(browser: Any, site: dict[str, Any]) -> None:
+    watched = Watched(browser)
+    page = watched.open(site["url"] + "index.html")
+    tables = site["leaderboard"]["tables"]
+    assert page.locator("table.leaderboard").count() == len(tables) == 2
+    for table in tables:
+        selector = "#table-" + dom_id(table["id"])
+        rows = page.locator(f"{selector} tbody tr")
+        assert rows.count() == len(table["entries"]) + 1  # + the dense reference
+        assert page.locator(f"{selector} tr.reference").count() == 1
+    images = watched.assert_images_load()
+    srcs = [src for src, *_ in images]
+    assert sum("delta-t-vs-sparsity" in s for s in srcs) == 1
+    assert sum("sparsity-by-component" in s for s in srcs) == len(tables)
+    assert sum("sparsity-dynamics" in s for s in srcs) == 1
+    invalid = page.locator("#invalid").inner_text()
+    assert "imp/s0.90/seed0" in invalid and "non-finite loss at step 17" in invalid
+    assert XSS_SCRIPT in page.locator("#methods").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    watched.assert_clean()
+
+
+def test_clicking_a_header_sorts_rows(browser: Any, site: dict[str, Any]) -> None:
+    watched = Watched(browser)
+    page = watched.open(site["url"] + "index.html")
+    first = page.locator("table.leaderboard").first
+    table_id = "#" + first.get_attribute("id")
+    initial = _column(page, table_id, 1)
+    delta_col = int(first.locator("thead tr").first.locator("th.sort").last.get_attribute("data-col"))
+    page.click(f"{table_id} th[data-col='{delta_col}']")
+    values = [float(v) for v in _column(page, table_id, delta_col)]
+    assert values == sorted(values, reverse=True)
+    page.click(f"{table_id} th[data-col='{delta_col}']")
+    values = [float(v) for v in _column(page, table_id, delta_col)]
+    assert values == sorted(values)
+    page.click(f"{table_id} th[data-col='1']")
+    names = _column(page, table_id, 1)
+    assert names == sorted(names) and names != initial
+    assert page.locator(f"{table_id} th[data-col='1']").get_attribute("aria-sort") == "ascending"
+    watched.assert_clean()
+
+
+def test_method_pages_escape_and_load(browser: Any, site: dict[str, Any]) -> None:
+    watched = Watched(browser)
+    page = watched.open(site["url"] + "methods/xss.html")
+    text = page.locator("main").inner_text()
+    assert XSS_SCRIPT in text and XSS_IMG in text
+    assert page.locator("main script").count() == 0
+    assert page.locator("img[src='x']").count() == 0
+    for slug in ("dense", "snip", "adapmtl", "xss", "imp"):
+        page = watched.open(site["url"] + f"methods/{slug}.html")
+        images = watched.assert_images_load()
+        assert images or slug == "imp", f"{slug} page has no figures"
+        if slug == "adapmtl":
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "report-method-adapmtl.png"), full_page=True)
+    assert "non-finite loss" in page.locator("main").inner_text()
+    assert watched.dialogs == []
+    watched.assert_clean()
+
+
+def test_site_is_self_contained(site: dict[str, Any]) -> None:
+    for html in Path(site["dir"]).rglob("*.html"):
+        text = html.read_text()
+        assert "http://" not in text and "https://" not in text, html
+    assert json.loads(json.dumps(site["leaderboard"]))  # plain JSON all the way down
