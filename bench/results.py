@@ -47,11 +47,15 @@ def delta_t_against(
     reference = dense_reference_metrics(dense_dir)
     if reference is None:
         return None
-    return delta_t(metrics, reference, scoring=scoring)
+    try:
+        return delta_t(metrics, reference, scoring=scoring)
+    except ValueError as exc:  # e.g. a dense metric of exactly 0: ΔT is undefined, not 0
+        log.warning("ΔT against %s is undefined: %s", dense_dir, exc)
+        return None
 
 
-def write_result(run_dir: Path, result: dict[str, Any]) -> Path:
+def write_result(run_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Write `result.json` atomically; returns the result as written (with schema_version)."""
     result = {"schema_version": SCHEMA_VERSION, **result}
-    path = Path(run_dir) / RESULT_FILE
-    write_json_atomic(path, result)
-    return path
+    write_json_atomic(Path(run_dir) / RESULT_FILE, result)
+    return result

@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fail to load are listed by name with their error; exit code 1 if any is broken.",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--out", default=None, help="with --json: write the JSON to this file")
     p.set_defaults(handler=run)
 
 
@@ -37,7 +38,17 @@ def run(args: argparse.Namespace) -> int:
     methods = describe()
     bad = broken()
     if args.json:
-        print(json.dumps({"methods": methods, "broken": bad}, indent=2, default=str))
+        payload = {"methods": methods, "broken": bad}
+        if args.out:
+            from bench.io import write_json_atomic
+
+            # The report reads {slug: {description, paper, params}}; broken plugins ride along.
+            write_json_atomic(args.out, json.loads(json.dumps({**methods, **{
+                f"broken:{name}": {"description": f"BROKEN: {error}", "paper": "", "params": {}}
+                for name, error in bad.items()
+            }}, default=str)))
+        else:
+            print(json.dumps(payload, indent=2, default=str))
         return 1 if bad else 0
     width = max((len(s) for s in methods), default=10)
     for slug, info in methods.items():

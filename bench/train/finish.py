@@ -67,16 +67,19 @@ def finish_run(
     params_nonzero = sum(int((v != 0).sum()) for v in state_dict.values() if v.is_floating_point())
     density = {name: 1.0 - s for name, s in report.by_layer.items()}
     scoring = state.datasets["train"].scoring
-    dense_dir = run_dir(state.config, dense_spec(spec.seed))
-    if state.config.runs_root and out.resolve() != run_dir(state.config, spec).resolve():
-        dense_dir = out.parent / "__no_dense_reference__"  # out-of-tree runs are not compared
+    if spec.method == "dense":
+        delta = {**dict.fromkeys(evaluate["test"], 0.0), "mean": 0.0}  # its own reference
+    elif out.resolve() == run_dir(state.config, spec).resolve():
+        delta = delta_t_against(evaluate["test"], run_dir(state.config, dense_spec(spec.seed)), scoring)
+    else:
+        delta = None  # a run written outside runs/ has no dense reference beside it
     result.update(
         status="ok",
         reason=None,
         sparsity=report.to_dict(),
         metrics=evaluate["test"],
         val_metrics=evaluate["val"],
-        delta_t=delta_t_against(evaluate["test"], dense_dir, scoring),
+        delta_t=delta,
         cost={
             "train_seconds": round(train_seconds, 3),
             "eval_seconds": round(eval_seconds, 3),

@@ -78,8 +78,7 @@ def train_run(config: Config, spec: RunSpec, options: TrainOptions = TrainOption
     logger.close()
     if not finished:
         return None
-    result = finish_run(state, spec, out, started, time.perf_counter() - t0)
-    write_result(out, result)
+    result = write_result(out, finish_run(state, spec, out, started, time.perf_counter() - t0))
     if result["status"] != "ok":
         raise RunFailedError(f"{out}: {result['reason']}")
     checkpoint.unlink(missing_ok=True)
