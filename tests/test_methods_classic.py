@@ -1,0 +1,303 @@
+"""random, snip, imp, lth: exact sparsity, masks held through Adam, determinism, resume, and
+each method's own behaviour — on a tiny ResNet34 multi-task model with a hand-run loop that
+calls the hooks in the order bench/train/loop.py does."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import torch
+
+from bench.method import Batch, Context, PruningMethod
+from bench.models import build_model
+from bench.registry import broken, discover
+from methods._saliency import per_task_saliency, summed_saliency, xavier_scoring_weights
+from methods.imp import Imp, ImpParams
+from methods.lth import Lth, LthParams, rounds_needed
+from methods.random import RandomPruning, per_layer_counts
+from methods.snip import Snip, SnipParams
+
+TASKS = ("segment_semantic", "normal", "depth_zbuffer")
+SLUGS = ("random", "snip", "imp", "lth")
+STEPS = 20
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    # Tiny convolutions: thread start-up costs more than it saves, and on a loaded machine
+    # oversubscribed threads make each step ~100× slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _batch(seed: int) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "rgb": torch.randn(2, 3, 32, 32, generator=g),
+        "segment_semantic": torch.randn(2, 8, 4, 4, generator=g),
+        "normal": torch.randn(2, 3, 4, 4, generator=g),
+        "depth_zbuffer": torch.randn(2, 1, 4, 4, generator=g),
+    }
+
+
+def make_ctx(target: float, seed: int = 0, total: int = STEPS) -> Context:
+    torch.manual_seed(seed)
+    model = build_model("resnet34", TASKS, 8, width_mult=0.0625)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999), weight_decay=1e-3)
+    ctx = Context(
+        model=model,
+        prunable=model.prunable_weights(),
+        optimizer=optimizer,
+        tasks=TASKS,
+        target_sparsity=target,
+        total_steps=total,
+        seed=seed,
+        device=torch.device("cpu"),
+    )
+
+    def calibration() -> Iterator[Batch]:
+        k = 10_000 + ctx.step * 100
+        while True:
+            k += 1
+            yield _batch(k)
+
+    def task_losses(batch: Batch) -> dict[str, torch.Tensor]:
+        out = model(batch["rgb"])
+        return {t: (out[t] - batch[t]).pow(2).mean() for t in TASKS}
+
+    ctx._calibration = calibration
+    ctx._task_losses = task_losses
+    return ctx
+
+
+def build(slug: str, params: Any = None) -> PruningMethod:
+    return discover()[slug](params)
+
+
+def train(method: PruningMethod, ctx: Context, start: int = 0, stop: int | None = None) -> None:
+    """The hook order of bench/train/loop.py; `prepare` on fresh runs only."""
+    if start == 0:
+        method.prepare(ctx)
+    for step in range(start, stop if stop is not None else ctx.total_steps):
+        ctx.step = step
+        method.before_step(ctx)
+        losses = ctx.task_losses(_batch(step))
+        weights = method.loss_weights(ctx, {t: float(v.detach()) for t, v in losses.items()}) or {}
+        ctx.optimizer.zero_grad(set_to_none=True)
+        sum(weights.get(t, 1.0) * v for t, v in losses.items()).backward()  # type: ignore[union-attr]
+        method.after_backward(ctx)
+        ctx.optimizer.step()
+        ctx.step = step + 1
+        method.after_step(ctx)
+
+
+def zeros(ctx: Context) -> int:
+    return sum(int((w.weight == 0).sum()) for w in ctx.all_prunable())
+
+
+def n_prunable(ctx: Context) -> int:
+    return sum(w.weight.numel() for w in ctx.all_prunable())
+
+
+def full_run(
+    slug: str, target: float, seed: int = 0, params: Any = None
+) -> tuple[PruningMethod, Context]:
+    ctx = make_ctx(target, seed)
+    method = build(slug, params)
+    method.setup(ctx)
+    train(method, ctx)
+    method.finalize(ctx)
+    return method, ctx
+
+
+def test_registered() -> None:
+    assert set(SLUGS) <= set(discover())
+    assert not set(SLUGS) & set(broken())
+
+
+@pytest.mark.parametrize("target", [0.5, 0.7, 0.9, 0.95])
+@pytest.mark.parametrize("slug", SLUGS)
+def test_exact_sparsity_and_masks_hold(slug: str, target: float) -> None:
+    method, ctx = full_run(slug, target)
+    assert zeros(ctx) == round(target * n_prunable(ctx))
+    # Pruned weights stayed exactly zero through Adam with weight decay.
+    for w in ctx.all_prunable():
+        mask = method.masks[w.name]  # type: ignore[attr-defined]
+        assert torch.all(w.weight[~mask] == 0)
+    state = {k: v.shape for k, v in ctx.model.state_dict().items()}
+    assert state == {k: v.shape for k, v in make_ctx(target).model.state_dict().items()}
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_deterministic(slug: str) -> None:
+    _, a = full_run(slug, 0.9, seed=3)
+    _, b = full_run(slug, 0.9, seed=3)
+    for (k, va), vb in zip(
+        a.model.state_dict().items(), b.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(va, vb), k
+    assert a.cost == b.cost
+
+
+@pytest.mark.parametrize("split", [7, 13])
+@pytest.mark.parametrize("slug", SLUGS)
+def test_resume_is_identical(slug: str, split: int) -> None:
+    _, straight = full_run(slug, 0.9, seed=1)
+
+    ctx = make_ctx(0.9, seed=1)
+    method = build(slug)
+    method.setup(ctx)
+    train(method, ctx, 0, split)
+    ckpt: dict[str, Any] = copy.deepcopy(
+        {
+            "model": ctx.model.state_dict(),
+            "optimizer": ctx.optimizer.state_dict(),
+            "method": method.state_dict(),
+            "cost": ctx.cost,
+            "rng": torch.get_rng_state(),
+        }
+    )
+    torch.manual_seed(12345)  # the resumed process starts with other RNG state
+
+    resumed = make_ctx(0.9, seed=1)
+    method = build(slug)
+    method.setup(resumed)
+    resumed.model.load_state_dict(ckpt["model"])
+    resumed.optimizer.load_state_dict(ckpt["optimizer"])
+    method.load_state_dict(ckpt["method"])
+    resumed.cost = ckpt["cost"]
+    torch.set_rng_state(ckpt["rng"])
+    train(method, resumed, split)
+    method.finalize(resumed)
+    for (k, va), vb in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(va, vb), k
+    assert straight.cost == resumed.cost
+
+
+def test_random_is_uniform_per_layer_and_seeded() -> None:
+    assert per_layer_counts([10, 10, 10], 0.55) == [6, 5, 5]  # 16.5 rounds half to even: 16
+    assert sum(per_layer_counts([7, 13, 1000, 3], 0.9)) == round(0.9 * 1023)
+    ctx = make_ctx(0.9)
+    method = RandomPruning()
+    method.setup(ctx)
+    method.prepare(ctx)
+    for w in ctx.all_prunable():
+        n = w.weight.numel()
+        assert abs(int((~method.masks[w.name]).sum()) - 0.9 * n) <= 1
+    other = make_ctx(0.9, seed=1)
+    method2 = RandomPruning()
+    method2.setup(other)
+    method2.prepare(other)
+    assert any(not torch.equal(method.masks[k], method2.masks[k]) for k in method.masks)
+
+
+def test_snip_keeps_global_topk_of_saliency_without_side_effects() -> None:
+    ctx = make_ctx(0.9)
+    buffers = {k: v.clone() for k, v in ctx.model.named_buffers()}
+    rng = torch.get_rng_state()
+    scores = summed_saliency(ctx, 2)
+    assert all(w.param.grad is None for w in ctx.all_prunable())
+    assert all(torch.equal(v, buffers[k]) for k, v in ctx.model.named_buffers())
+    assert torch.equal(rng, torch.get_rng_state())
+    assert ctx.cost.extra_forward_backward == 2
+
+    method = Snip(SnipParams(calibration_batches=2, scoring_init="model"))
+    method.setup(ctx)
+    method.prepare(ctx)  # the same two batches: calibration is seeded by ctx.step
+    assert ctx.cost.extra_forward_backward == 4
+    kept = torch.cat([scores[n][m].flatten() for n, m in method.masks.items()])
+    pruned = torch.cat([scores[n][~m].flatten() for n, m in method.masks.items()])
+    assert pruned.numel() == round(0.9 * n_prunable(ctx))
+    assert pruned.max() <= kept.min()
+
+
+def test_snip_scores_under_xavier_but_trains_the_model_init() -> None:
+    ctx = make_ctx(0.9)
+    init = {w.name: w.param.detach().clone() for w in ctx.all_prunable()}
+    with xavier_scoring_weights(ctx, 5):
+        scores = summed_saliency(ctx, 2)
+        assert not torch.equal(ctx.all_prunable()[0].param, init[ctx.all_prunable()[0].name])
+    assert all(torch.equal(w.param, init[w.name]) for w in ctx.all_prunable())
+    method = Snip(SnipParams(calibration_batches=2))
+    method.setup(ctx)
+    method.prepare(ctx)
+    for w in ctx.all_prunable():
+        mask = method.masks[w.name]
+        assert torch.equal(w.param, init[w.name] * mask)
+    for component, weights in ctx.prunable.items():  # no component pruned away whole
+        assert sum(int(method.masks[w.name].sum()) for w in weights) > 0, component
+    assert set(scores) == set(method.masks)
+
+
+def test_per_task_saliency_reaches_backbone_and_own_head() -> None:
+    ctx = make_ctx(0.9)
+    scores = per_task_saliency(ctx, 1)
+    assert set(scores) == set(TASKS)
+    for t in TASKS:
+        names = {w.name for w in ctx.prunable["backbone"] + ctx.prunable[t]}
+        assert set(scores[t]) == names
+        assert all(float(scores[t][w.name].sum()) > 0 for w in ctx.prunable[t])
+
+
+def test_imp_rounds_follow_schedule_without_rewind() -> None:
+    params = ImpParams(start_fraction=0.1, end_fraction=0.6, rounds=5)
+    method, ctx = full_run("imp", 0.9, params=params)
+    assert ctx.cost.rounds == 5
+    assert ctx.cost.notes["round_steps"] == [2, 5, 7, 10, 12]  # 0.1·20 … 0.6·20, half up
+    fractions = ctx.cost.notes["pruned_after_round"]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(0.9, abs=1e-5)
+    # The per-round pruned fraction of the survivors is fixed: 1 − 0.1^(1/5) ≈ 0.369.
+    alive = [1.0] + [1 - f for f in fractions]
+    assert all(abs(alive[i + 1] / alive[i] - 0.1**0.2) < 1e-3 for i in range(5))
+    init = make_ctx(0.9).model
+    w = ctx.prunable["backbone"][0]
+    mask = method.masks[w.name]  # type: ignore[attr-defined]
+    initial = init.state_dict()[f"{w.name}.weight"]
+    assert not torch.equal(w.weight[mask], initial[mask])
+
+
+def test_lth_rounds_needed() -> None:
+    assert [rounds_needed(s, 0.2) for s in (0.5, 0.7, 0.9, 0.95)] == [4, 6, 11, 14]
+    assert rounds_needed(0.36, 0.2) == 2  # exactly 0.8², despite float error
+    assert rounds_needed(0.0, 0.2) == 0
+
+
+def test_lth_rewinds_to_init_and_resets_optimizer() -> None:
+    ctx = make_ctx(0.95)
+    init = copy.deepcopy(ctx.model.state_dict())
+    method = Lth(LthParams(end_fraction=0.5))
+    method.setup(ctx)
+    method.prepare(ctx)
+    schedule = method._schedule
+    assert len(schedule) == 14 and schedule[-1][0] == 10  # all 14 rounds in 10 of 20 steps
+    last_round_step = schedule[-1][0]
+    train(method, ctx, 0, last_round_step)
+    assert method.rounds_done == 14 and ctx.cost.rounds == 14
+    assert ctx.optimizer.state == {} or all(not s for s in ctx.optimizer.state.values())
+    for k, v in ctx.model.state_dict().items():
+        if k.endswith(".weight") and k[: -len(".weight")] in method.masks:
+            mask = method.masks[k[: -len(".weight")]]
+            assert torch.equal(v[mask], init[k][mask]) and torch.all(v[~mask] == 0), k
+        else:
+            assert torch.equal(v, init[k]), k
+    assert zeros(ctx) == round(0.95 * n_prunable(ctx))
+    train(method, ctx, last_round_step)
+    method.finalize(ctx)
+    assert ctx.cost.rounds == 14 and zeros(ctx) == round(0.95 * n_prunable(ctx))
+
+
+def test_iterative_methods_reach_target_even_when_run_is_shorter_than_rounds() -> None:
+    for method in (Imp(ImpParams(rounds=30)), Lth()):
+        ctx = make_ctx(0.95, total=3)
+        method.setup(ctx)
+        train(method, ctx)
+        method.finalize(ctx)
+        assert zeros(ctx) == round(0.95 * n_prunable(ctx))
+        assert ctx.cost.rounds == len(method._schedule)
