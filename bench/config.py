@@ -47,6 +47,9 @@ class Profile:
     cudnn_benchmark: bool = False
     num_workers: int = 0
     pin_memory: bool = False
+    # CPU threads for torch (None: torch's default). Several runs sharing a machine each need
+    # their share, or OpenMP oversubscription makes every one of them many times slower.
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         positive = ("iterations", "batch_size", "eval_batch_size", "log_every", "checkpoint_every")
@@ -81,6 +84,25 @@ class Cluster:
     max_parallel: int = 64
     account: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # Seconds before the time limit at which Slurm signals the run to checkpoint and requeue.
+    signal_delay_s: int = 120
+    # How many times a run that reaches its time limit is requeued (preemptions do not count).
+    max_requeue: int = 3
+    # Shell lines run in each job before the run (e.g. `module load cuda`, `. .venv/bin/activate`).
+    setup: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("time_min", "cpus_per_run", "mem_gb", "max_parallel"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("gpus_per_run", "signal_delay_s", "max_requeue"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.signal_delay_s >= self.time_min * 60:
+            raise ValueError(
+                f"signal_delay_s ({self.signal_delay_s}) must be shorter than time_min "
+                f"({self.time_min} min)"
+            )
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ def pick_device(choice: str) -> torch.device:
 
 
 def configure_backends(recipe: Profile, device: torch.device) -> None:
+    if recipe.threads is not None:
+        torch.set_num_threads(recipe.threads)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = recipe.cudnn_benchmark
         # TF32 would change numerics between GPU generations; the recipe keeps full fp32
