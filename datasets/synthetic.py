@@ -28,7 +28,7 @@ from datasets.synthetic_scenes import CLASS_NAMES, NUM_CLASSES, render_scene
 
 log = logging.getLogger(__name__)
 
-GENERATOR = "datasets.synthetic_scenes/1"  # bump when the rendered data changes
+GENERATOR = "datasets.synthetic_scenes/2"  # bump when the rendered data changes
 SYNTHETIC_DATASETS = ("synthetic", "synthetic_taskonomy")
 SPLIT_ID = {"train": 0, "val": 1, "test": 2}
 

@@ -8,14 +8,14 @@ distance fall-off, + sensor noise, so colour carries normal and some depth infor
 
 Conventions:
 - Camera frame x right, y down, z forward (OpenCV). `depth_zbuffer` is the z coordinate of the
-  hit point in metres (a z-buffer, not the ray length), about 0.5-9.
+  hit point in metres (a z-buffer, not the ray length), about 1-9.
 - Normals: unit vectors in the camera frame, facing the camera (floor: n_y < 0, since y is down).
 - Invalid depth and normal (0 / all-zero): windows (glass returns nothing) and now and then an
   elliptic "missing sensor" patch. Segmentation 255 (ignore): a random fraction of the pixels
   on class boundaries, as hand labelling leaves them.
-- `edge_texture`: Sobel gradient magnitude of the noise-free rendered luminance; `keypoints2d`:
-  Harris corner response of the untextured shaded image (corners of the geometry). Both are
-  clipped with fixed constants and rescaled to [-1, 1] like the Taskonomy maps (SPEC §1).
+- `edge_texture` (Sobel gradient magnitude) and `keypoints2d` (Harris corner response) are
+  computed from the noise-free rendered luminance, as Taskonomy's are 2-D image operators
+  (datasets/synthetic_maps.py), then clipped and rescaled to [-1, 1] (SPEC §1).
 
 A scene depends only on the numpy Generator it is given; procedural textures use an integer
 hash, so the same seed gives the same arrays.
@@ -144,15 +144,12 @@ def render_scene(
     p = t[:, None] * d
     cls = _ROOM_CLASSES[surface]
     albedo = _room_albedo(scene, p, surface)
-    plain = np.where((surface == 3)[:, None], scene.colors["floor"],
-                     np.where((surface == 2)[:, None], scene.colors["ceiling"], scene.colors["wall"]))
     emissive = np.zeros(len(t), dtype=bool)
     up = scene.room.floor - p[:, 1]
     for s, u0, u1, v0, v1 in scene.windows:
         along = p[:, 2] if s in (0, 1) else p[:, 0]
         emissive |= (surface == s) & (along > u0) & (along < u1) & (up > v0) & (up < v1)
     albedo[emissive] = scene.colors["window"]
-    plain[emissive] = scene.colors["window"]
     unit = d / np.linalg.norm(d, axis=1, keepdims=True)
     for solid in scene.solids:
         center, radius = solid.bound
@@ -165,7 +162,6 @@ def render_scene(
         idx = rays[m]
         t[idx], normal[idx], cls[idx], emissive[idx] = ts[m], ns[m], solid.cls, False
         albedo[idx] = solid.texture(local[m]) if solid.texture else solid.color
-        plain[idx] = solid.color
     lambert = np.clip(normal @ scene.light, 0.0, None)
     shade = (scene.ambient + (1 - scene.ambient) * lambert) / (1 + (t / scene.falloff) ** 2)
     shade = np.where(emissive, 1.0, shade * scene.exposure)[:, None] * scene.tint
@@ -191,7 +187,6 @@ def render_scene(
     }
     if taskonomy:
         luminance = clean.reshape(height, width, 3) @ np.array([0.299, 0.587, 0.114])
-        geometry = np.clip(plain * shade, 0, 1).reshape(height, width, 3).mean(axis=2)
         sample["edge_texture"] = edge_map(luminance)[None]
-        sample["keypoints2d"] = keypoint_map(geometry)[None]
+        sample["keypoints2d"] = keypoint_map(luminance)[None]
     return sample
