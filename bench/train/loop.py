@@ -40,6 +40,9 @@ class TrainOptions:
     # Called with the method instance right after it is built, before any hook runs (the
     # conformance suite uses it to watch the hooks).
     watch_method: Callable[[PruningMethod], None] | None = None
+    # Asked after every step; True saves a checkpoint and stops as with stop_after (a Slurm job
+    # told to make room: preemption or time limit).
+    stop_requested: Callable[[], bool] | None = None
 
 
 class NonFiniteLoss(RuntimeError):
@@ -137,7 +140,8 @@ def _loop(
         bar.update(1)
         if done % recipe.checkpoint_every == 0 and done < total:
             save_checkpoint(checkpoint, state, done, time.perf_counter() - t0)
-        if options.stop_after is not None and done >= options.stop_after and done < total:
+        stop = options.stop_after is not None and done >= options.stop_after
+        if (stop or (options.stop_requested is not None and options.stop_requested())) and done < total:
             save_checkpoint(checkpoint, state, done, time.perf_counter() - t0)
             bar.close()
             return False

@@ -1,0 +1,73 @@
+"""Which runs of the grid are done, missing, failed or stale — read from the run directories.
+
+A run is addressed exactly as in the DVC pipeline (`bench.runs.run_dir`), and is *done* only
+when its `result.json` says `ok` and was written under the configuration that the grid would
+use now (`provenance.config_hash`). Everything else is work for an executor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from bench.config import Config
+from bench.results import CHECKPOINT_FILE, read_result
+from bench.runs import RunSpec, config_hash, grid, resolved_config, run_dir
+
+RunState = Literal["done", "missing", "failed", "stale"]
+TODO: tuple[RunState, ...] = ("missing", "failed", "stale")
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    spec: RunSpec
+    run_dir: Path
+    state: RunState
+    detail: str = ""
+
+    @property
+    def todo(self) -> bool:
+        return self.state in TODO
+
+    @property
+    def label(self) -> str:
+        s = self.spec
+        return f"{s.method} s{s.target_sparsity} seed{s.seed}"
+
+
+def expected_hash(config: Config, spec: RunSpec) -> str:
+    return config_hash(resolved_config(config, spec))
+
+
+def plan_run(config: Config, spec: RunSpec) -> PlannedRun:
+    out = run_dir(config, spec)
+    result = read_result(out)
+    if result is None:
+        detail = "checkpoint present, will resume" if (out / CHECKPOINT_FILE).exists() else ""
+        return PlannedRun(spec, out, "missing", detail)
+    found = (result.get("provenance") or {}).get("config_hash")
+    wanted = expected_hash(config, spec)
+    if found != wanted:
+        return PlannedRun(spec, out, "stale", f"config hash {found} != {wanted}")
+    if result.get("status") != "ok":
+        return PlannedRun(spec, out, "failed", str(result.get("reason") or "no reason given"))
+    return PlannedRun(spec, out, "done")
+
+
+def plan(config: Config) -> list[PlannedRun]:
+    """Every run of `bench.runs.grid(config)`, in the pipeline's order, with its state."""
+    return [plan_run(config, spec) for spec in grid(config)]
+
+
+def format_plan(runs: list[PlannedRun]) -> str:
+    lines = []
+    for r in runs:
+        line = f"{r.state:<8} {r.run_dir}"
+        if r.detail:
+            line += f"  ({r.detail})"
+        lines.append(line)
+    counts = {state: sum(r.state == state for r in runs) for state in ("done", *TODO)}
+    summary = ", ".join(f"{n} {state}" for state, n in counts.items())
+    lines.append(f"{len(runs)} runs: {summary}")
+    return "\n".join(lines)
