@@ -11,6 +11,7 @@ import pandas as pd
 
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_CSV = "leaderboard.csv"
+METRICS_JSON = "metrics.json"
 
 
 def _flat_row(table: dict[str, Any], entry: dict[str, Any], reference: bool) -> dict[str, Any]:
@@ -52,9 +53,27 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def dvc_metrics(leaderboard: dict[str, Any]) -> dict[str, Any]:
+    """A small nested summary for `dvc metrics show` / `dvc exp show`: ΔT and measured sparsity
+    per table and method (the full leaderboard is too wide for a terminal)."""
+    out: dict[str, Any] = {}
+    for table in leaderboard["tables"]:
+        key = f"{table['dataset']}/{table['backbone']}/s{table['target_sparsity']}"
+        out[key] = {
+            e["method"]: {
+                "delta_t": e["delta_t"]["mean"],
+                "sparsity": e["sparsity"]["overall"]["mean"],
+            }
+            for e in table["entries"]
+        }
+    out["invalid_runs"] = len(leaderboard["invalid"])
+    return out
+
+
 def write_leaderboard(leaderboard: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     out = Path(out_dir)
     json_path, csv_path = out / LEADERBOARD_JSON, out / LEADERBOARD_CSV
     _write_atomic(json_path, json.dumps(leaderboard, indent=2, allow_nan=False) + "\n")
     _write_atomic(csv_path, leaderboard_frame(leaderboard).to_csv(index=False))
+    _write_atomic(out / METRICS_JSON, json.dumps(dvc_metrics(leaderboard), indent=2) + "\n")
     return json_path, csv_path
