@@ -1,0 +1,339 @@
+"""AdapMTL (Xiang et al., ACM MM 2024, arXiv 2408.03913): shared implementation (SPEC §6).
+
+Soft thresholding (STR, Kusupati et al. 2020) per component c ∈ {backbone, one head per task}:
+the forward pass uses W_eff = sign(W)·relu(|W| − sigmoid(s_c)), one learnable scalar s_c per
+component, trained by the run's Adam in a parameter group of its own. Coupled L2 weight decay
+(added to the gradient, not AdamW) on s pulls the thresholds up against the loss; on the latent
+weights it drives the weights the loss does not defend to zero. The public code hand-tunes one
+decay per target and overshoots (SPEC §8.5); here the decay on s is set in closed loop
+(`_control`) so the measured sparsity follows a ramp reaching the target at `ramp_end` of the
+run; then every s_c freezes and training goes on; `finalize` moves all thresholds by one common
+amount if the sparsity drifted meanwhile (`_correct`). Adaptive task weights: `TaskWeighting`.
+
+The ablations are this class with one switch changed: `shared_threshold` (one s for all
+components) and `adaptive_weights` (False keeps every task weight at 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils import parametrize
+
+from bench.method import Context, PruningMethod
+from methods._adapmtl_parts import SoftThreshold, TaskWeighting, grad_or_zero
+
+_SHARED = "shared"
+
+
+@dataclass(frozen=True)
+class AdapMTLParams:
+    # s_init: None picks it from the weight scale, logit(init_threshold · mean|W|) at setup
+    # (the paper's −15 / −18 put τ orders of magnitude below any weight at full scale).
+    s_init: float | None = None
+    init_threshold: float = 1e-2
+    # Adam lr of the thresholds, held constant (the run's schedule does not apply). None:
+    # threshold_travel / (ramp_end · total_steps), so s can move `threshold_travel` logit units
+    # by the end of the ramp at any run length (Adam moves a scalar by about its lr per step).
+    threshold_lr: float | None = None
+    threshold_travel: float = 10.0
+    # Coupled L2 on the latent weights, applied while the sparsity lags the ramp (off when
+    # ahead of it and once the target is reached).
+    weight_decay: float = 1e-4
+    # The decay on s is set at each measurement so that its pull exceeds the loss gradient on s
+    # (EMA over `gradient_ema_steps`) by gain · (clip(error/band, 0, 1) + I) gradient RMS, I the
+    # integral of error/band growing by 1 per `controller_integral` of the run (see `_control`).
+    controller_gain: float = 2.0
+    controller_band: float = 0.02
+    controller_integral: float = 0.05
+    gradient_ema_steps: int = 10
+    # A component whose density falls below component_density_floor · (1 − target) stops its
+    # threshold there (see `_hold`): without it, STR's pull runs away on components whose loss
+    # barely resists a uniform shrink (scale-invariant heads), and prunes them entirely.
+    component_density_floor: float = 0.25
+    ramp_end: float = 0.6  # fraction of the run at which the ramp reaches the target
+    measure_every: float = 0.0005  # sparsity measured every max(1, round(·T)) steps
+    final_tolerance: float = 0.001  # finalize corrects to the exact count beyond this
+    adaptive_start: float = 0.25  # 5,000 of 20,000 iterations
+    adaptive_window: float = 0.025  # 500 of 20,000 iterations
+    adaptive_min_window: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("ramp_end", "adaptive_start", "adaptive_window", "measure_every"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if self.threshold_lr is not None and self.threshold_lr <= 0:
+            raise ValueError("threshold_lr must be positive")
+        if self.controller_band <= 0 or self.gradient_ema_steps < 1:
+            raise ValueError("controller_band and gradient_ema_steps must be positive")
+
+
+class AdapMTLBase(PruningMethod):
+    """Shared machinery; the registered methods are thin subclasses that set the switches."""
+
+    paper = "Xiang et al., AdapMTL: Adaptive Pruning Framework for Multitask Learning Model, ACM MM 2024"
+    Params: ClassVar[type] = AdapMTLParams
+    shared_threshold: ClassVar[bool] = False
+    adaptive_weights: ClassVar[bool] = True
+
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        self.thresholds: dict[str, nn.Parameter] = {}
+        self.decay = 0.0
+        self.frozen = False
+        self.reached_step: int | None = None
+        self.decay_at_target: float | None = None
+        self.decay_log: list[float] = []  # [sum, count, min, max] of the decay while controlled
+        self.last_sparsity = 0.0
+        self.integral = 0.0
+        self.weight_decay_now = 0.0
+        self.held: list[str] = []  # thresholds no longer trained (floor or target reached)
+        self.floor_held: list[str] = []  # components whose threshold stopped at the density floor
+
+    # ---- structure -------------------------------------------------------------------------
+    def setup(self, ctx: Context) -> None:
+        p, total = self.params, ctx.total_steps
+        self._group_of = {c: _SHARED if self.shared_threshold else c for c in ctx.components}
+        s_init = p.s_init if p.s_init is not None else self._scale_aware_s_init(ctx)
+        for group in dict.fromkeys(self._group_of.values()):
+            self.thresholds[group] = nn.Parameter(torch.tensor(float(s_init), device=ctx.device))
+        caches: dict[str, dict[str, Any]] = {g: {} for g in self.thresholds}
+        for component, weights in ctx.prunable.items():
+            group = self._group_of[component]
+            for w in weights:
+                module = SoftThreshold(self.thresholds[group], caches[group])
+                parametrize.register_parametrization(w.module, "weight", module)
+        self._latent = {c: [w.param for w in ws] for c, ws in ctx.prunable.items()}
+        self._modules = [w.module for ws in ctx.prunable.values() for w in ws]
+        self._all_latent = [t for ts in self._latent.values() for t in ts]
+        self._sizes = {c: sum(t.numel() for t in ts) for c, ts in self._latent.items()}
+        self._numel = sum(self._sizes.values())
+        self._ramp_steps = max(1, round(p.ramp_end * total))
+        self._measure_every = max(1, round(p.measure_every * total))
+        self._total = total
+        self.threshold_lr = p.threshold_lr or p.threshold_travel / self._ramp_steps
+        ctx.optimizer.add_param_group(
+            {"params": list(self.thresholds.values()), "lr": self.threshold_lr, "weight_decay": self.decay}
+        )
+        # Looked up by index each time: optimizer.load_state_dict replaces the group dicts.
+        self._optimizer, self._group_index = ctx.optimizer, len(ctx.optimizer.param_groups) - 1
+        n = len(self.thresholds)
+        self._grad_ema = torch.zeros(2, n, device=ctx.device)  # EMA of ∂L/∂s and (∂L/∂s)²
+        self._grad_count = 0
+        window = max(p.adaptive_min_window, round(p.adaptive_window * total))
+        self._weighting = TaskWeighting(ctx.tasks, round(p.adaptive_start * total), window)
+
+    def _scale_aware_s_init(self, ctx: Context) -> float:
+        with torch.no_grad():
+            total = sum(float(w.weight.abs().sum()) for w in ctx.all_prunable())
+        mean_abs = total / max(1, sum(w.weight.numel() for w in ctx.all_prunable()))
+        tau = min(max(self.params.init_threshold * mean_abs, 1e-12), 0.5)
+        return math.log(tau / (1 - tau))
+
+    # ---- hooks -----------------------------------------------------------------------------
+    def before_step(self, ctx: Context) -> None:
+        self._set_group()
+
+    def loss_weights(self, ctx: Context, losses: dict[str, float]) -> dict[str, float] | None:
+        if self.adaptive_weights:
+            weights = self._weighting.update(ctx.step, losses)
+        else:
+            weights = {t: 1.0 for t in ctx.tasks}
+        for task, value in weights.items():
+            ctx.log(f"task_weight/{task}", value)
+        return weights
+
+    def after_backward(self, ctx: Context) -> None:
+        if self.weight_decay_now > 0:  # coupled L2 on the latent weights (grad += λ·W)
+            pairs = [(t.grad, t) for t in self._all_latent if t.grad is not None]
+            if pairs:
+                grads, params = zip(*pairs, strict=True)
+                torch._foreach_add_(list(grads), list(params), alpha=self.weight_decay_now)
+        if not self.frozen:  # the loss's own pull on s, before Adam adds the decay
+            g = torch.stack([grad_or_zero(s) for s in self.thresholds.values()])
+            beta = 1.0 - 1.0 / self.params.gradient_ema_steps
+            self._grad_ema.mul_(beta).add_(torch.stack([g, g * g]), alpha=1.0 - beta)
+            self._grad_count += 1
+
+    def after_step(self, ctx: Context) -> None:
+        step = ctx.step
+        if not self.frozen and (step % self._measure_every == 0 or step == ctx.total_steps):
+            self.last_sparsity, by_component = self._sparsity()
+            floor = self.params.component_density_floor * (1.0 - ctx.target_sparsity)
+            for component, sparsity in by_component.items():
+                if not self.shared_threshold and component not in self.held and 1 - sparsity < floor:
+                    self.floor_held.append(component)
+                    self._hold(component)
+            if self.last_sparsity >= ctx.target_sparsity:
+                self._freeze(step)
+            else:
+                self._control(step, ctx.target_sparsity)
+        names = list(self.thresholds)
+        taus = torch.sigmoid(torch.stack([self.thresholds[n].detach() for n in names])).tolist()
+        by_group = dict(zip(names, taus, strict=True))
+        for component, group in self._group_of.items():
+            ctx.log(f"threshold/{component}", by_group[group])
+        ctx.log("weight_decay/threshold", self.decay)
+        ctx.log("weight_decay/weights", self.weight_decay_now)
+
+    def _control(self, step: int, target: float) -> None:
+        """Set the decay λ on s: λ·mean|s_c| = mean ḡ_c + push·mean RMS(g_c), over the
+        thresholds still trained.
+
+        ḡ_c is the loss gradient on s_c (EMA): at push = 0 decay and loss balance and the
+        thresholds stand still on average, each one rising or falling with its own loss
+        gradient (the adaptive part). Behind the ramp, push = gain·(min(error/band, 1) + I)
+        makes them rise at a speed Adam normalises by the gradient's RMS, so one gain works at
+        any scale; I integrates error/band (≤ 5) and is reset once the sparsity is ahead of the
+        ramp (anti-windup), where push = 0 and the decay on the weights is off. The ramp is not
+        capped at the target, so the sparsity crosses it shortly after `ramp_end`.
+        """
+        p = self.params
+        error = (target * step / self._ramp_steps - self.last_sparsity) / p.controller_band
+        if error <= 0:  # ahead of the ramp: hold the thresholds, forget the integral (anti-windup)
+            self.integral, push, self.weight_decay_now = 0.0, 0.0, 0.0
+        else:
+            rate = self._measure_every / max(1.0, p.controller_integral * self._total)
+            self.integral = min(5.0, self.integral + rate * min(1.0, error))
+            push = p.controller_gain * (min(1.0, error) + self.integral)
+            self.weight_decay_now = p.weight_decay
+        ema = self._grad_ema / (1.0 - (1.0 - 1.0 / p.gradient_ema_steps) ** max(1, self._grad_count))
+        active = [i for i, g in enumerate(self.thresholds) if g not in self.held]
+        mean, rms = ema[0, active].mean(), ema[1, active].sqrt().mean()
+        s_abs = torch.stack([s.detach().abs() for s in self.thresholds.values()])[active].mean()
+        self.decay = max(0.0, float((mean + push * rms) / s_abs.clamp_min(1e-6)))
+        log = self.decay_log or [0.0, 0, self.decay, self.decay]
+        self.decay_log = [log[0] + self.decay, log[1] + 1, min(log[2], self.decay), max(log[3], self.decay)]
+        self._set_group()
+
+    def _set_group(self) -> None:
+        """The thresholds' own constant lr (the run's schedule does not apply) and decay."""
+        group = self._optimizer.param_groups[self._group_index]
+        group["lr"], group["weight_decay"] = self.threshold_lr, self.decay
+
+    def _freeze(self, step: int) -> None:
+        self.frozen = True
+        self.weight_decay_now = 0.0
+        self.reached_step = step
+        self.decay_at_target = self.decay
+        self._apply_freeze()
+
+    def _apply_freeze(self) -> None:
+        for group in self.thresholds:
+            self._hold(group)
+
+    def _hold(self, group: str) -> None:
+        if group not in self.held:
+            self.held.append(group)
+        s = self.thresholds[group]
+        s.requires_grad_(False)  # no gradient, so Adam (decay, momentum) leaves s alone
+        s.grad = None
+
+    def _taus(self) -> dict[str, torch.Tensor]:
+        return {c: torch.sigmoid(self.thresholds[g].detach()) for c, g in self._group_of.items()}
+
+    @torch.no_grad()
+    def _sparsity(self) -> tuple[float, dict[str, float]]:
+        """Fraction of W_eff == 0, overall and per component (counts exact in float32 per
+        layer, summed in float64)."""
+        taus = dict(zip(self._taus(), torch.stack(list(self._taus().values())).tolist(), strict=True))
+        alive = torch.stack(
+            [torch.stack([F.softshrink(t, taus[c]).ne_(0).sum().double() for t in ts]).sum()
+             for c, ts in self._latent.items()]
+        ).tolist()
+        by_component = {c: 1.0 - a / n for (c, n), a in zip(self._sizes.items(), alive, strict=True)}
+        return 1.0 - sum(alive) / self._numel, by_component
+
+    # ---- the end ---------------------------------------------------------------------------
+    def finalize(self, ctx: Context) -> None:
+        before = self._sparsity()[0]
+        target = ctx.target_sparsity
+        shift = 0.0
+        if abs(before - target) > self.params.final_tolerance:
+            shift = self._correct(target)
+        else:
+            for module in self._modules:
+                parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+        ctx.cost.notes.update(
+            threshold_lr=self.threshold_lr,
+            weight_decay_weights=self.params.weight_decay,
+            threshold_decay_at_target=self.decay_at_target,
+            threshold_decay_mean=self.decay_log[0] / self.decay_log[1] if self.decay_log else None,
+            threshold_decay_range=self.decay_log[2:],
+            target_reached_step=self.reached_step,
+            target_reached_fraction=None if self.reached_step is None else self.reached_step / ctx.total_steps,
+            sparsity_before_correction=before,
+            final_threshold_shift=shift,
+            thresholds={c: float(t) for c, t in self._taus().items()},
+            held_at_density_floor=list(self.floor_held),
+        )
+
+    @torch.no_grad()
+    def _correct(self, target: float) -> float:
+        """Land on exactly round(target·N) zeros by moving every threshold by the same amount δ.
+
+        Each latent weight's margin is m = |W| − τ_c; the weights with the K smallest margins
+        are zero, the others become sign(W)·(m − δ) with δ the K-th smallest margin. δ < 0
+        (overshoot) restores the removed weights closest to their threshold, i.e. those the last
+        threshold steps removed; δ > 0 zeroes the smallest survivors.
+        """
+        taus = self._taus()
+        margins = [t.abs() - taus[c] for c, ts in self._latent.items() for t in ts]
+        flat = torch.cat([m.flatten().cpu() for m in margins])
+        k = round(target * flat.numel())
+        kth = torch.kthvalue(flat, k).values if k > 0 else flat.min() - 1
+        delta = kth.to(margins[0].device)
+        del flat
+        for module, latent, margin in zip(self._modules, self._all_latent, margins, strict=True):
+            final = torch.sign(latent) * torch.relu(margin - delta)
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
+            weight = module.weight
+            assert isinstance(weight, torch.Tensor)
+            weight.copy_(final)
+        return float(delta)
+
+    # ---- resume ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "thresholds": {g: s.detach().cpu().clone() for g, s in self.thresholds.items()},
+            "decay": self.decay,
+            "decay_log": list(self.decay_log),
+            "grad_ema": self._grad_ema.detach().cpu().clone(),
+            "grad_count": self._grad_count,
+            "frozen": self.frozen,
+            "reached_step": self.reached_step,
+            "decay_at_target": self.decay_at_target,
+            "last_sparsity": self.last_sparsity,
+            "integral": self.integral,
+            "held": list(self.held),
+            "floor_held": list(self.floor_held),
+            "weight_decay_now": self.weight_decay_now,
+            "threshold_lr": self.threshold_lr,
+            "weighting": self._weighting.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        with torch.no_grad():
+            for g, value in state["thresholds"].items():
+                self.thresholds[g].copy_(value)
+        self.decay = float(state["decay"])
+        self.decay_log = list(state["decay_log"])
+        self._grad_ema.copy_(state["grad_ema"])
+        self._grad_count = int(state["grad_count"])
+        self.frozen = bool(state["frozen"])
+        self.reached_step = state["reached_step"]
+        self.decay_at_target = state["decay_at_target"]
+        self.last_sparsity = float(state["last_sparsity"])
+        self.integral = float(state["integral"])
+        self.weight_decay_now = float(state["weight_decay_now"])
+        self.threshold_lr = float(state["threshold_lr"])
+        self._weighting.load_state_dict(state["weighting"])
+        self._set_group()
+        self.floor_held = list(state["floor_held"])
+        for group in state["held"]:
+            self._hold(group)

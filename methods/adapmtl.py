@@ -1,0 +1,11 @@
+"""AdapMTL (ACM MM 2024): component-wise soft thresholds + adaptive task weighting (SPEC §6)."""
+
+from methods._adapmtl import AdapMTLBase
+
+
+class AdapMTL(AdapMTLBase):
+    slug = "adapmtl"
+    description = (
+        "AdapMTL: learnable soft threshold per component (backbone, each head), sparsity "
+        "controlled to the target, adaptive task loss weights"
+    )
