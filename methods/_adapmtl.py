@@ -268,7 +268,7 @@ class AdapMTLBase(PruningMethod):
             target_reached_step=self.reached_step,
             target_reached_fraction=None if self.reached_step is None else self.reached_step / ctx.total_steps,
             sparsity_before_correction=before,
-            final_threshold_shift=shift,
+            final_threshold_shift=shift if math.isfinite(shift) else None,
             thresholds={c: float(t) for c, t in self._taus().items()},
             held_at_density_floor=list(self.floor_held),
         )
@@ -283,19 +283,23 @@ class AdapMTLBase(PruningMethod):
         threshold steps removed; δ > 0 zeroes the smallest survivors.
         """
         taus = self._taus()
+        tau_values = {c: float(t) for c, t in taus.items()}
         margins = [t.abs() - taus[c] for c, ts in self._latent.items() for t in ts]
         flat = torch.cat([m.flatten().cpu() for m in margins])
         k = round(target * flat.numel())
-        kth = torch.kthvalue(flat, k).values if k > 0 else flat.min() - 1
-        delta = kth.to(margins[0].device)
+        delta = float(torch.kthvalue(flat, k).values) if k > 0 else -math.inf
         del flat
-        for module, latent, margin in zip(self._modules, self._all_latent, margins, strict=True):
-            final = torch.sign(latent) * torch.relu(margin - delta)
+        layers = [(c, t) for c, ts in self._latent.items() for t in ts]
+        for module, (c, latent), margin in zip(self._modules, layers, margins, strict=True):
+            if tau_values[c] + delta > 0:
+                final = torch.sign(latent) * torch.relu(margin - delta)
+            else:  # the threshold would drop below zero: the plain latent weight
+                final = latent.detach().clone()
             parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
             weight = module.weight
             assert isinstance(weight, torch.Tensor)
             weight.copy_(final)
-        return float(delta)
+        return delta
 
     # ---- resume ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
