@@ -68,6 +68,11 @@ class MaskedMethod(PruningMethod):
         self.masks: Masks = {}
         self._weights: dict[str, PrunableWeight] = {}
         self._device_masks: Masks = {}
+        # The masks again as 0/1 tensors of each weight's dtype and memory layout, applied with
+        # one fused multiply per step (a bool mask costs ~8× more on CPU: it is cast every
+        # time). x·1 = x and x·0 = ±0 exactly as with the bool mask, so results are unchanged.
+        self._params: list[torch.Tensor] = []
+        self._multipliers: list[torch.Tensor] = []
 
     def setup(self, ctx: Context) -> None:
         self._weights = {w.name: w for w in ctx.all_prunable()}
@@ -77,18 +82,27 @@ class MaskedMethod(PruningMethod):
         validate_masks(masks, self._weights)
         self.masks = {n: m.cpu() for n, m in masks.items()}
         self._device_masks = {n: m.to(ctx.device) for n, m in masks.items()}
+        self._build_multipliers()
         self.apply_masks()
+
+    def _build_multipliers(self) -> None:
+        self._params = [self._weights[n].param for n in self._device_masks]
+        self._multipliers = [
+            torch.empty_like(p).copy_(m)  # empty_like keeps the weight's (channels_last) strides
+            for p, m in zip(self._params, self._device_masks.values(), strict=True)
+        ]
 
     @torch.no_grad()
     def apply_masks(self) -> None:
-        for name, mask in self._device_masks.items():
-            self._weights[name].param.mul_(mask)
+        if self._params:
+            torch._foreach_mul_(self._params, self._multipliers)
 
     def after_backward(self, ctx: Context) -> None:
-        for name, mask in self._device_masks.items():
-            grad = self._weights[name].param.grad
-            if grad is not None:
-                grad.mul_(mask)
+        pairs = [(p.grad, m) for p, m in zip(self._params, self._multipliers, strict=True)
+                 if p.grad is not None]
+        if pairs:
+            grads, multipliers = zip(*pairs, strict=True)
+            torch._foreach_mul_(list(grads), list(multipliers))
 
     def after_step(self, ctx: Context) -> None:
         self.apply_masks()
@@ -103,3 +117,4 @@ class MaskedMethod(PruningMethod):
         self.masks = {n: m.cpu() for n, m in state.get("masks", {}).items()}
         device = next(iter(self._weights.values())).param.device if self._weights else "cpu"
         self._device_masks = {n: m.to(device) for n, m in self.masks.items()}
+        self._build_multipliers()

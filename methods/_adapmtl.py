@@ -37,9 +37,10 @@ class AdapMTLParams:
     # (the paper's −15 / −18 put τ orders of magnitude below any weight at full scale).
     s_init: float | None = None
     init_threshold: float = 1e-2
-    # Adam lr of the thresholds, held constant (the run's schedule does not apply). None:
-    # threshold_travel / (ramp_end · total_steps), so s can move `threshold_travel` logit units
-    # by the end of the ramp at any run length (Adam moves a scalar by about its lr per step).
+    # Adam lr of the thresholds; the run's schedule does not apply, the controller's integral
+    # scales it by (1 + I). None: threshold_travel / (ramp_end · total_steps), so s can move
+    # `threshold_travel` logit units by the ramp's end at any run length (Adam moves a scalar by
+    # about its lr per step).
     threshold_lr: float | None = None
     threshold_travel: float = 10.0
     # Coupled L2 on the latent weights, applied while the sparsity lags the ramp (off when
@@ -50,11 +51,12 @@ class AdapMTLParams:
     # integral of error/band growing by 1 per `controller_integral` of the run (see `_control`).
     controller_gain: float = 2.0
     controller_band: float = 0.02
-    controller_integral: float = 0.05
+    controller_integral: float = 0.02
     gradient_ema_steps: int = 10
-    # A component whose density falls below component_density_floor · (1 − target) stops its
-    # threshold there (see `_hold`): without it, STR's pull runs away on components whose loss
-    # barely resists a uniform shrink (scale-invariant heads), and prunes them entirely.
+    # A component whose density falls below component_density_floor · (1 − target) is left
+    # alone from then on: its threshold stops and its weights get no decay. Without it, STR runs
+    # away on components whose loss barely resists a uniform shrink (BatchNorm-ed convs,
+    # the normals head) and prunes them entirely.
     component_density_floor: float = 0.25
     ramp_end: float = 0.6  # fraction of the run at which the ramp reaches the target
     measure_every: float = 0.0005  # sparsity measured every max(1, round(·T)) steps
@@ -150,7 +152,8 @@ class AdapMTLBase(PruningMethod):
 
     def after_backward(self, ctx: Context) -> None:
         if self.weight_decay_now > 0:  # coupled L2 on the latent weights (grad += λ·W)
-            pairs = [(t.grad, t) for t in self._all_latent if t.grad is not None]
+            decayed = (t for c, ts in self._latent.items() if c not in self.floor_held for t in ts)
+            pairs = [(t.grad, t) for t in decayed if t.grad is not None]
             if pairs:
                 grads, params = zip(*pairs, strict=True)
                 torch._foreach_add_(list(grads), list(params), alpha=self.weight_decay_now)
@@ -212,9 +215,11 @@ class AdapMTLBase(PruningMethod):
         self._set_group()
 
     def _set_group(self) -> None:
-        """The thresholds' own constant lr (the run's schedule does not apply) and decay."""
+        """The thresholds' own lr (the run's schedule does not apply) and decay. A lasting lag
+        (integral I) also speeds the thresholds up, lr·(1 + I): after a stretch ahead of the
+        ramp (weights the decay drove to zero) they may have far to go and little time."""
         group = self._optimizer.param_groups[self._group_index]
-        group["lr"], group["weight_decay"] = self.threshold_lr, self.decay
+        group["lr"], group["weight_decay"] = self.threshold_lr * (1.0 + self.integral), self.decay
 
     def _freeze(self, step: int) -> None:
         self.frozen = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +39,22 @@ def configure_backends(recipe: Profile, device: torch.device) -> None:
         # unless bf16 autocast is asked for explicitly.
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+
+
+def effective_switches(recipe: Profile, device: torch.device) -> dict[str, Any]:
+    """The speed switches as they took effect on this device (recorded in provenance): the
+    profile asks, but e.g. cudnn.benchmark means nothing on a CPU and pinning needs CUDA."""
+    cuda = device.type == "cuda"
+    return {
+        "amp_bf16": recipe.amp_bf16,
+        "channels_last": recipe.channels_last,
+        "compile": recipe.compile,
+        "cudnn_benchmark": bool(cuda and torch.backends.cudnn.benchmark),
+        "tf32": bool(cuda and torch.backends.cuda.matmul.allow_tf32),
+        "num_workers": recipe.num_workers,
+        "pin_memory": recipe.pin_memory and torch.cuda.is_available(),  # as TrainStream does
+        "threads": torch.get_num_threads(),
+    }
 
 
 def prepared_root(config: Config) -> Path:

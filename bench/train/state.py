@@ -20,6 +20,7 @@ from bench.sparsity import SparsityReport, measure
 from bench.train.setup import (
     autocast,
     configure_backends,
+    effective_switches,
     pick_device,
     prepared_root,
     seed_everything,
@@ -100,6 +101,7 @@ class RunState:
             "method_params": to_dict(self.method.params),
             "provenance": {
                 **provenance(self.device),
+                "switches": effective_switches(self.recipe, self.device),
                 "started_at": started,
                 "config": resolved,
                 "config_hash": config_hash(resolved),

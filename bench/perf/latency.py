@@ -1,0 +1,262 @@
+"""Does sparsity make inference faster? Measured latency of a run's `model.pt`.
+
+Paths, all at the eval input size, batch 1, fp32, median of `repeats` timed passes:
+
+- `dense`: the ordinary model — dense kernels that multiply the zeros.
+- `sparse_csr` (CPU): every conv with groups=1 runs as unfold + CSR sparse × dense matmul
+  (`torch.sparse` CSR weight of shape C_out × C_in·k_h·k_w); depthwise / grouped convs stay dense.
+- `sparse_hybrid` (CPU): each conv takes whichever of the two kernels was faster *for that
+  layer* at its own input (timed once per layer) — the best torch.sparse offers here.
+- `semi_structured_2to4` (CUDA only, see `semi_structured_latency`): a 2:4-pruned copy of the
+  model (its own accuracy is not measured) with cuSPARSELt / CUTLASS kernels, vs the same copy
+  with dense kernels, in bf16.
+
+Every sparse path is checked to compute the same outputs as the dense one (`max_abs_diff`).
+Theoretical MACs (`cost.macs_dense`, `cost.macs_sparse_theoretical`) come from result.json, so
+the file shows the gap between "theoretical" and "measured" speed-up.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+SCHEMA = "bench-latency/1"
+LATENCY_FILE = "latency.json"
+FALLBACK_EVAL_SIZE = {"nyuv2": (480, 640), "taskonomy": (256, 256)}
+
+
+class CsrConv2d(nn.Module):
+    """A groups=1 `nn.Conv2d` computed as unfold + CSR sparse matmul (same outputs)."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        if conv.groups != 1 or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+            raise ValueError("only groups=1 convs with numeric zero padding")
+        self.out_channels, self.kernel_size = conv.out_channels, conv.kernel_size
+        self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": known, and measured
+            warnings.simplefilter("ignore", UserWarning)
+            self.weight = conv.weight.detach().flatten(1).to_sparse_csr()
+        self.bias = None if conv.bias is None else conv.bias.detach()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        oh, ow = (
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip((h, w), self.padding, self.dilation, self.kernel_size,
+                                        self.stride, strict=True)
+        )
+        cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # N×K×L
+        cols = cols.transpose(0, 1).reshape(cols.shape[1], -1)  # K × N·L
+        out = (self.weight @ cols).view(self.out_channels, n, oh * ow).transpose(0, 1)
+        if self.bias is not None:
+            out = out + self.bias.view(1, -1, 1)
+        return out.reshape(n, self.out_channels, oh, ow)
+
+
+def swap_convs(model: nn.Module, make: Callable[[str, nn.Conv2d], nn.Module | None]) -> int:
+    """Replace convs by `make(name, conv)` where it returns a module; the number replaced."""
+    swaps = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            new = make(name, module)
+            if new is not None:
+                swaps.append((name, new))
+    for name, new in swaps:
+        parent_name, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
+    return len(swaps)
+
+
+def median_ms(fn: Callable[[], Any], repeats: int, warmup: int, device: torch.device) -> list[float]:
+    """Wall milliseconds of `repeats` calls of `fn` after `warmup` untimed ones."""
+    return interleaved_ms({"fn": fn}, repeats, warmup, device)["fn"]
+
+
+def interleaved_ms(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int,
+                   device: torch.device) -> dict[str, list[float]]:
+    """Wall milliseconds per call of each of `fns`, called in turn (order rotating) so that a
+    change of machine load affects them all alike."""
+    names = list(fns)
+    for _ in range(warmup):
+        for name in names:
+            fns[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t0 = time.perf_counter()
+            fns[name]()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times[name].append(1e3 * (time.perf_counter() - t0))
+    return times
+
+
+def load_run(run_dir: Path) -> tuple[nn.Module, dict[str, Any], tuple[int, int]]:
+    """The run's model (eval mode, CPU) with its final weights, its result and eval size."""
+    from bench.errors import ConfigError
+    from bench.models import build_model
+    from datasets.registry import dataset_spec
+
+    result_path, model_path = run_dir / "result.json", run_dir / "model.pt"
+    for path in (result_path, model_path):
+        if not path.exists():
+            raise ConfigError(f"{run_dir}: no {path.name} (a finished run directory is needed)")
+    result = json.loads(result_path.read_text())
+    config = result["provenance"]["config"]
+    spec = dataset_spec(result["dataset"])
+    model = build_model(result["backbone"], spec.tasks, spec.num_classes,
+                        config["profile"]["width_mult"])
+    model.load_state_dict(torch.load(model_path, map_location="cpu", weights_only=True))
+    model.eval()
+    synthetic = config.get("synthetic")
+    if synthetic:
+        size = (int(synthetic["height"]), int(synthetic["width"]))
+    else:
+        size = FALLBACK_EVAL_SIZE[result["dataset"]]
+    return model, result, size
+
+
+def _outputs_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    return max(float((a[t].float() - b[t].float()).abs().max()) for t in a)
+
+
+@torch.inference_mode()
+def measure_latency(
+    run_dir: Path,
+    repeats: int = 10,
+    warmup: int = 2,
+    input_size: tuple[int, int] | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Measure the CPU paths (and the 2:4 path when CUDA is here) and return latency.json."""
+    from bench.provenance import device_name, now_iso
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    model, result, eval_size = load_run(run_dir)
+    size = input_size or eval_size
+    cpu = torch.device("cpu")
+    x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    reference = model(x)
+    csr_model = _copy(model)
+    n_csr = swap_convs(csr_model, lambda _, conv: CsrConv2d(conv) if conv.groups == 1 else None)
+    faster = _faster_layers(model, x, max(3, repeats // 2))
+    hybrid = _copy(model)
+    n_hybrid = swap_convs(hybrid, lambda name, conv: CsrConv2d(conv) if name in faster else None)
+    times = interleaved_ms({"dense": lambda: model(x), "sparse_csr": lambda: csr_model(x),
+                            "sparse_hybrid": lambda: hybrid(x)}, repeats, warmup, cpu)
+    dense = statistics.median(times["dense"])
+    convs = _convs(model)
+    paths: dict[str, Any] = {
+        "dense": _path(times["dense"], dense, "dense kernels, zeros multiplied"),
+        "sparse_csr": _path(
+            times["sparse_csr"], dense, "groups=1 convs as unfold + torch.sparse CSR matmul",
+            layers_sparse=n_csr, layers_dense=convs - n_csr,
+            max_abs_diff=_outputs_diff(reference, csr_model(x))),
+        "sparse_hybrid": _path(
+            times["sparse_hybrid"], dense,
+            "per layer, the faster of dense and CSR (timed at its own input)",
+            layers_sparse=n_hybrid, layers_dense=convs - n_hybrid,
+            max_abs_diff=_outputs_diff(reference, hybrid(x))),
+    }
+    if torch.cuda.is_available():
+        paths["semi_structured_2to4"] = semi_structured_latency(model, size, repeats, warmup)
+    else:
+        paths["semi_structured_2to4"] = {"available": False,
+                                         "note": "needs CUDA (sm80+): not measured on this machine"}
+    cost = result.get("cost") or {}
+    macs_dense, macs_sparse = cost.get("macs_dense"), cost.get("macs_sparse_theoretical")
+    return {
+        "schema": SCHEMA, "created_at": now_iso(), "run_dir": str(run_dir),
+        "method": result["method"], "target_sparsity": result["target_sparsity"],
+        "measured_sparsity": (result.get("sparsity") or {}).get("overall"),
+        "input_size": list(size), "batch_size": 1, "dtype": "float32",
+        "device": "cpu", "device_name": device_name(cpu), "threads": torch.get_num_threads(),
+        "repeats": repeats, "warmup": warmup, "torch_version": torch.__version__,
+        "macs": {"dense": macs_dense, "sparse_theoretical": macs_sparse,
+                 "theoretical_speedup": macs_dense / macs_sparse if macs_dense and macs_sparse else None},
+        "paths": paths,
+        # each path's speed-up is against its own dense baseline (2:4: the same copy on cuDNN)
+        "best_speedup_measured": max(p["speedup_vs_dense"] for k, p in paths.items()
+                                     if k != "dense" and p.get("available")),
+        "verdict": _verdict(paths),
+    }
+
+
+def _path(times: list[float], dense: float, description: str, **extra: Any) -> dict[str, Any]:
+    median = statistics.median(times)
+    return {"available": True, "description": description, "median_ms": median,
+            "times_ms": [round(t, 3) for t in times], "speedup_vs_dense": dense / median, **extra}
+
+
+def _verdict(paths: dict[str, Any]) -> str:
+    measured = {k: v["speedup_vs_dense"] for k, v in paths.items() if k != "dense" and v.get("available")}
+    name, best = max(measured.items(), key=lambda kv: kv[1])
+    if best < 1.05:
+        return f"no speed-up: the best sparse path ({name}) runs at {best:.2f}× dense speed"
+    return f"{name} is {best:.2f}× faster than dense kernels"
+
+
+def _convs(model: nn.Module) -> int:
+    return sum(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+def _copy(model: nn.Module) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(model)
+
+
+def _faster_layers(model: nn.Module, x: torch.Tensor, repeats: int) -> set[str]:
+    """Names of groups=1 convs whose CSR version beats the dense kernel at their own input."""
+    inputs: dict[str, torch.Tensor] = {}
+    handles = [
+        m.register_forward_pre_hook(lambda mod, args, name=name: inputs.setdefault(name, args[0]))
+        for name, m in model.named_modules() if isinstance(m, nn.Conv2d) and m.groups == 1
+    ]
+    try:
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    cpu, faster = torch.device("cpu"), set()
+    for name, inp in inputs.items():
+        conv = model.get_submodule(name)
+        sparse = CsrConv2d(conv)  # type: ignore[arg-type]
+        t_dense = statistics.median(median_ms(lambda c=conv, i=inp: c(i), repeats, 1, cpu))
+        t_sparse = statistics.median(median_ms(lambda s=sparse, i=inp: s(i), repeats, 1, cpu))
+        if t_sparse < t_dense:
+            faster.add(name)
+    return faster
+
+
+def semi_structured_latency(model: nn.Module, size: tuple[int, int], repeats: int,
+                            warmup: int) -> dict[str, Any]:
+    """CUDA: a 2:4-pruned bf16 copy, dense kernels vs torch's semi-structured sparse kernels."""
+    from bench.perf.semi import measure_two_four
+
+    try:
+        return measure_two_four(model, size, repeats, warmup)
+    except Exception as exc:  # an unsupported GPU / torch build: say so, keep the CPU numbers
+        return {"available": False, "note": f"{type(exc).__name__}: {exc}"}
+
+
+def write_latency(run_dir: Path, payload: dict[str, Any]) -> Path:
+    from bench.io import write_json_atomic
+
+    path = run_dir / LATENCY_FILE
+    write_json_atomic(path, payload)
+    return path

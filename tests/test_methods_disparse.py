@@ -1,0 +1,351 @@
+"""disparse_static, disparse_pt, disparse_dynamic: exact sparsity, masks held through Adam,
+determinism, resume, the union arbiter, ERK and drop/regrow — on a tiny ResNet34 multi-task
+model with a hand-run loop that calls the hooks in the order bench/train/loop.py does."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import torch
+
+from bench.method import Batch, Context, PruningMethod
+from bench.models import build_model
+from bench.registry import broken, discover
+from methods._disparse import per_task_gradients, per_task_magnitude, union_arbiter
+from methods.disparse_dynamic import (
+    DisparseDynamic,
+    DisparseDynamicParams,
+    drop_and_grow,
+    erk_counts,
+)
+from methods.disparse_pt import DisparsePt, DisparsePtParams
+from methods.disparse_static import DisparseStaticParams
+
+TASKS = ("segment_semantic", "normal", "depth_zbuffer")
+SLUGS = ("disparse_static", "disparse_pt", "disparse_dynamic")
+STEPS = 20
+FAST: dict[str, Any] = {
+    "disparse_static": DisparseStaticParams(calibration_batches=2),
+    "disparse_pt": DisparsePtParams(),
+    "disparse_dynamic": DisparseDynamicParams(min_update_interval=3),
+}
+
+
+def _batch(seed: int) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "rgb": torch.randn(2, 3, 32, 32, generator=g),
+        "segment_semantic": torch.randn(2, 8, 4, 4, generator=g),
+        "normal": torch.randn(2, 3, 4, 4, generator=g),
+        "depth_zbuffer": torch.randn(2, 1, 4, 4, generator=g),
+    }
+
+
+def make_ctx(target: float, seed: int = 0, total: int = STEPS) -> Context:
+    torch.manual_seed(seed)
+    model = build_model("resnet34", TASKS, 8, width_mult=0.0625)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999), weight_decay=1e-3)
+    ctx = Context(
+        model=model, prunable=model.prunable_weights(), optimizer=optimizer, tasks=TASKS,
+        target_sparsity=target, total_steps=total, seed=seed, device=torch.device("cpu"),
+    )
+
+    def calibration() -> Iterator[Batch]:
+        k = 10_000 + ctx.step * 100
+        while True:
+            k += 1
+            yield _batch(k)
+
+    def task_losses(batch: Batch) -> dict[str, torch.Tensor]:
+        out = model(batch["rgb"])
+        return {t: (out[t] - batch[t]).pow(2).mean() for t in TASKS}
+
+    ctx._calibration = calibration
+    ctx._task_losses = task_losses
+    return ctx
+
+
+def build(slug: str, params: Any = None) -> PruningMethod:
+    return discover()[slug](params if params is not None else FAST[slug])
+
+
+def train(method: PruningMethod, ctx: Context, start: int = 0, stop: int | None = None) -> None:
+    if start == 0:
+        method.prepare(ctx)
+    for step in range(start, stop if stop is not None else ctx.total_steps):
+        ctx.step = step
+        method.before_step(ctx)
+        losses = ctx.task_losses(_batch(step))
+        weights = method.loss_weights(ctx, {t: float(v) for t, v in losses.items()}) or {}
+        ctx.optimizer.zero_grad(set_to_none=True)
+        sum(weights.get(t, 1.0) * v for t, v in losses.items()).backward()  # type: ignore[union-attr]
+        method.after_backward(ctx)
+        ctx.optimizer.step()
+        ctx.step = step + 1
+        method.after_step(ctx)
+
+
+def n_prunable(ctx: Context) -> int:
+    return sum(w.weight.numel() for w in ctx.all_prunable())
+
+
+def full_run(
+    slug: str, target: float, seed: int = 0, params: Any = None, total: int = STEPS
+) -> tuple[PruningMethod, Context]:
+    ctx = make_ctx(target, seed, total)
+    method = build(slug, params)
+    method.setup(ctx)
+    train(method, ctx)
+    method.finalize(ctx)
+    return method, ctx
+
+
+def test_registered() -> None:
+    assert set(SLUGS) <= set(discover())
+    assert not set(SLUGS) & set(broken())
+
+
+@pytest.mark.parametrize("target", [0.0, 0.5, 0.7, 0.9, 0.95])
+@pytest.mark.parametrize("slug", SLUGS)
+def test_exact_sparsity_and_masks_hold(slug: str, target: float) -> None:
+    method, ctx = full_run(slug, target)
+    masks = method.masks  # type: ignore[attr-defined]
+    n = n_prunable(ctx)
+    assert sum(int((~m).sum()) for m in masks.values()) == round(target * n)
+    for w in ctx.all_prunable():  # pruned weights stayed exactly zero through Adam + decay
+        assert torch.all(w.weight[~masks[w.name]] == 0)
+    measured = sum(int((w.weight == 0).sum()) for w in ctx.all_prunable()) / n
+    assert abs(measured - target) < 0.005
+    state = {k: v.shape for k, v in ctx.model.state_dict().items()}
+    assert state == {k: v.shape for k, v in make_ctx(target).model.state_dict().items()}
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_deterministic(slug: str) -> None:
+    _, a = full_run(slug, 0.9, seed=3)
+    _, b = full_run(slug, 0.9, seed=3)
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
+        assert torch.equal(va, vb), k
+    assert a.cost == b.cost
+
+
+@pytest.mark.parametrize("split", [9, 10])
+@pytest.mark.parametrize("slug", SLUGS)
+def test_resume_is_identical(slug: str, split: int) -> None:
+    _, straight = full_run(slug, 0.9, seed=1)
+    ctx = make_ctx(0.9, seed=1)
+    method = build(slug)
+    method.setup(ctx)
+    train(method, ctx, 0, split)
+    ckpt = copy.deepcopy(
+        {
+            "model": ctx.model.state_dict(), "optimizer": ctx.optimizer.state_dict(),
+            "method": method.state_dict(), "cost": ctx.cost, "rng": torch.get_rng_state(),
+        }
+    )
+    torch.manual_seed(12345)
+    resumed = make_ctx(0.9, seed=1)
+    method = build(slug)
+    method.setup(resumed)
+    resumed.model.load_state_dict(ckpt["model"])
+    resumed.optimizer.load_state_dict(ckpt["optimizer"])
+    method.load_state_dict(ckpt["method"])
+    resumed.cost = ckpt["cost"]
+    torch.set_rng_state(ckpt["rng"])
+    train(method, resumed, split)
+    method.finalize(resumed)
+    for (k, va), vb in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(va, vb), k
+    assert straight.cost == resumed.cost
+
+
+def test_per_task_gradients_have_no_side_effects_and_reach_own_head() -> None:
+    ctx = make_ctx(0.9)
+    buffers = {k: v.clone() for k, v in ctx.model.named_buffers()}
+    rng = torch.get_rng_state()
+    grads = per_task_gradients(ctx, 2)
+    assert all(w.param.grad is None for w in ctx.all_prunable())
+    assert all(torch.equal(v, buffers[k]) for k, v in ctx.model.named_buffers())
+    assert torch.equal(rng, torch.get_rng_state())
+    assert ctx.cost.extra_forward_backward == 2
+    assert ctx.cost.notes["per_task_backward_passes"] == 6
+    for t in TASKS:
+        assert set(grads[t]) == {w.name for w in ctx.prunable["backbone"] + ctx.prunable[t]}
+        assert all(float(grads[t][w.name].sum()) > 0 for w in ctx.prunable[t])
+
+
+def _check_union(ctx: Context, scores: dict[str, dict[str, torch.Tensor]], n_keep: int) -> float:
+    masks, rho = union_arbiter(ctx, scores, n_keep)
+    assert sum(int(m.sum()) for m in masks.values()) == n_keep
+    backbone = [w.name for w in ctx.prunable["backbone"]]
+    kept_by: dict[str, dict[str, torch.Tensor]] = {}
+    for t in TASKS:  # each task's own top ⌈ρ·N_t⌉ (no ties in continuous scores)
+        names = backbone + [w.name for w in ctx.prunable[t]]
+        flat = torch.cat([scores[t][n].flatten() for n in names])
+        k = math.ceil(rho * flat.numel())
+        top = torch.zeros_like(flat, dtype=torch.bool)
+        top[torch.topk(flat, k).indices] = True
+        kept_by[t], offset = {}, 0
+        for n in names:
+            kept_by[t][n] = top[offset : offset + scores[t][n].numel()].view_as(scores[t][n])
+            offset += scores[t][n].numel()
+    mismatched = 0
+    for n in backbone:
+        union = kept_by[TASKS[0]][n] | kept_by[TASKS[1]][n] | kept_by[TASKS[2]][n]
+        mismatched += int((union != masks[n]).sum())
+    for t in TASKS:
+        for w in ctx.prunable[t]:
+            mismatched += int((kept_by[t][w.name] != masks[w.name]).sum())
+    assert mismatched <= len(TASKS)  # only the boundary weights at ρ itself may differ
+    return rho
+
+
+def test_union_arbiter_is_union_of_per_task_topk_at_calibrated_ratio() -> None:
+    ctx = make_ctx(0.9)
+    g = torch.Generator().manual_seed(0)
+    scores = {
+        t: {w.name: torch.rand(w.param.shape, generator=g) for w in ctx.prunable["backbone"] + ctx.prunable[t]}
+        for t in TASKS
+    }
+    n = n_prunable(ctx)
+    rhos = [_check_union(ctx, scores, n - round(s * n)) for s in (0.5, 0.7, 0.9, 0.95)]
+    assert rhos == sorted(rhos, reverse=True)
+    masks, _ = union_arbiter(ctx, scores, n - round(0.9 * n))
+    sparsity = {
+        c: 1 - sum(int(masks[w.name].sum()) for w in ws) / sum(w.param.numel() for w in ws)
+        for c, ws in ctx.prunable.items()
+    }
+    # Independent task scores: backbone weights get three chances, so it is the densest part.
+    assert all(sparsity["backbone"] < sparsity[t] for t in TASKS)
+
+
+def test_union_arbiter_with_identical_scores_is_one_ranking() -> None:
+    ctx = make_ctx(0.9)
+    shared = {w.name: torch.rand(w.param.shape) for w in ctx.all_prunable()}
+    scores = {t: {w.name: shared[w.name] for w in ctx.prunable["backbone"] + ctx.prunable[t]} for t in TASKS}
+    n = n_prunable(ctx)
+    masks, _ = union_arbiter(ctx, scores, n // 10)
+    assert sum(int(m.sum()) for m in masks.values()) == n // 10
+
+
+def test_static_notes_and_different_component_sparsities() -> None:
+    method, ctx = full_run("disparse_static", 0.9)
+    assert 0 < ctx.cost.notes["keep_ratio_per_task"] < 1
+    assert ctx.cost.extra_forward_backward == 2
+    masks = method.masks  # type: ignore[attr-defined]
+    dens = {c: sum(int(masks[w.name].sum()) for w in ws) / sum(w.param.numel() for w in ws) for c, ws in ctx.prunable.items()}
+    assert len({round(d, 4) for d in dens.values()}) > 1
+
+
+def test_pt_trains_dense_then_prunes_by_magnitude() -> None:
+    ctx = make_ctx(0.9)
+    method = DisparsePt(DisparsePtParams(pretrain_fraction=0.5))
+    method.setup(ctx)
+    train(method, ctx, 0, 9)
+    assert not method.pruned and all(bool((w.weight != 0).all()) for w in ctx.all_prunable())
+    scores: dict[str, dict[str, torch.Tensor]] = {}
+    prune = method._prune
+
+    def spy(c: Context) -> None:  # the scores the pruning step sees, on the trained weights
+        scores.update(per_task_magnitude(c))
+        prune(c)
+
+    method._prune = spy  # type: ignore[method-assign]
+    train(method, ctx, 9, 10)
+    assert method.pruned and ctx.cost.notes["pretrain_steps"] == 10
+    assert ctx.cost.notes["pruned_at_step"] == 10 and ctx.cost.extra_forward_backward == 0
+    # A head follows its own task's ranking: its smallest kept |w| ≥ its largest pruned |w|.
+    for t in TASKS:
+        kept = torch.cat([scores[t][w.name][method.masks[w.name]] for w in ctx.prunable[t]])
+        pruned = torch.cat([scores[t][w.name][~method.masks[w.name]] for w in ctx.prunable[t]])
+        assert kept.min() >= pruned.max()
+    train(method, ctx, 10)
+    method.finalize(ctx)
+    assert sum(int((w.weight == 0).sum()) for w in ctx.all_prunable()) == round(0.9 * n_prunable(ctx))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0])
+def test_pt_extreme_fractions(fraction: float) -> None:
+    method, ctx = full_run("disparse_pt", 0.7, params=DisparsePtParams(pretrain_fraction=fraction, score="gradient", calibration_batches=1))
+    assert ctx.cost.notes["pretrain_steps"] == round(fraction * STEPS)
+    assert ctx.cost.extra_forward_backward == 1
+    assert sum(int((~m).sum()) for m in method.masks.values()) == round(0.7 * n_prunable(ctx))
+
+
+def test_erk_counts_exact_and_dense_layers_capped() -> None:
+    shapes = {"stem": (8, 3, 7, 7), "a": (16, 8, 3, 3), "b": (64, 64, 3, 3), "c": (4, 64, 1, 1)}
+    total = sum(math.prod(s) for s in shapes.values())
+    for s in (0.0, 0.5, 0.7, 0.9, 0.95, 0.99):
+        counts = erk_counts(shapes, s, 1.0)
+        assert sum(counts.values()) == total - round(s * total)
+        assert all(0 <= counts[n] <= math.prod(shapes[n]) for n in shapes)
+    counts = erk_counts(shapes, 0.9, 1.0)
+    assert counts["c"] == 256  # dense: its ERK density would exceed 1
+    dens = {n: counts[n] / math.prod(shapes[n]) for n in shapes}
+    assert dens["b"] < dens["stem"] < dens["a"] < 1
+    raw = {n: sum(shapes[n]) / math.prod(shapes[n]) for n in shapes}  # ERK: density ∝ raw
+    assert dens["a"] / dens["stem"] == pytest.approx(raw["a"] / raw["stem"], rel=1e-2)
+    assert erk_counts(shapes, 0.5, 1.0)["b"] == 17140  # stem, a, c dense; b takes the rest
+
+
+def test_drop_and_grow_keeps_count_and_uses_union_of_task_ranks() -> None:
+    weight = torch.tensor([5.0, 1.0, 4.0, 0.5, 0, 0, 0, 0])
+    mask = weight != 0
+    g1 = torch.tensor([0, 0, 0, 0, 9.0, 8.0, 0.1, 0.2])
+    g2 = torch.tensor([0, 0, 0, 0, 0.1, 0.2, 7.0, 0.3])
+    new = drop_and_grow(weight, mask, [g1, g2], 2)  # drop 0.5 and 1.0; task 1 → 4, task 2 → 6
+    assert new.tolist() == [True, False, True, False, True, False, True, False]
+    new = drop_and_grow(weight, mask, [g1], 2)
+    assert new.tolist() == [True, False, True, False, True, True, False, False]
+    new = drop_and_grow(weight, mask, [g1, g2], 3)  # 3rd: best rank 1 → task 1's #2 (index 5)
+    assert int(new.sum()) == 4 and new[5] and new[4] and new[6]
+
+
+@pytest.mark.parametrize("total,interval,expected", [(40, 10, [10, 20]), (41, 10, [10, 20, 30]), (3, 10, []), (1, 10, []), (2, 1, [1])])
+def test_dynamic_schedule_and_short_runs(total: int, interval: int, expected: list[int]) -> None:
+    params = DisparseDynamicParams(min_update_interval=interval, update_interval_fraction=1e-4)
+    method, ctx = full_run("disparse_dynamic", 0.9, params=params, total=total)
+    assert method.update_steps(ctx) == expected  # type: ignore[attr-defined]
+    assert ctx.cost.rounds == len(expected)
+    assert ctx.cost.extra_forward_backward == len(expected) * params.calibration_batches
+    assert sum(int((~m).sum()) for m in method.masks.values()) == round(0.9 * n_prunable(ctx))  # type: ignore[attr-defined]
+
+
+def test_dynamic_update_phase_ending_on_an_update_step_runs_to_completion() -> None:
+    # stop = 0.75·40 = 30 is a multiple of the interval (the step where the public code crashes);
+    # and stop_fraction 1.0 puts the last candidate update on the final step.
+    for stop_fraction in (0.75, 1.0):
+        params = DisparseDynamicParams(min_update_interval=10, stop_fraction=stop_fraction)
+        method, ctx = full_run("disparse_dynamic", 0.9, params=params, total=40)
+        assert ctx.cost.rounds == (2 if stop_fraction == 0.75 else 3)
+        assert method.drop_fraction_at(ctx, 0) == 0.5  # type: ignore[attr-defined]
+
+
+def test_dynamic_counts_per_layer_fixed_and_regrown_start_at_zero_with_fresh_adam() -> None:
+    ctx = make_ctx(0.9, total=40)
+    method = DisparseDynamic(DisparseDynamicParams(min_update_interval=10))
+    method.setup(ctx)
+    train(method, ctx, 0, 9)
+    before = {n: m.clone() for n, m in method.masks.items()}
+    counts = {n: int(m.sum()) for n, m in before.items()}
+    train(method, ctx, 9, 10)
+    assert ctx.cost.rounds == 1 and ctx.cost.notes["weights_regrown"] > 0
+    changed = 0
+    for w in ctx.all_prunable():
+        new = method.masks[w.name]
+        assert int(new.sum()) == counts[w.name]
+        fresh = new & ~before[w.name]
+        changed += int(fresh.sum())
+        assert torch.all(w.weight[fresh] == 0)
+        state = ctx.optimizer.state[w.param]
+        assert torch.all(state["exp_avg"][fresh] == 0) and torch.all(state["exp_avg_sq"][fresh] == 0)
+    assert changed == ctx.cost.notes["weights_regrown"]
+    train(method, ctx, 10)
+    method.finalize(ctx)
+    assert sum(int((~m).sum()) for m in method.masks.values()) == round(0.9 * n_prunable(ctx))
