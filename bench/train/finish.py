@@ -13,6 +13,7 @@ from bench.provenance import now_iso
 from bench.results import MODEL_FILE, delta_t_against
 from bench.runs import RunSpec, dense_spec, run_dir
 from bench.train.evaluation import evaluate_split
+from datasets.registry import dataset_spec
 
 if TYPE_CHECKING:
     from bench.train.state import RunState
@@ -66,7 +67,8 @@ def finish_run(
     params_total = sum(v.numel() for v in state_dict.values() if v.is_floating_point())
     params_nonzero = sum(int((v != 0).sum()) for v in state_dict.values() if v.is_floating_point())
     density = {name: 1.0 - s for name, s in report.by_layer.items()}
-    scoring = state.datasets["train"].scoring
+    scoring = state.datasets["train"].scoring or dataset_spec(state.config.dataset).scoring
+    delta: dict[str, float] | None
     if spec.method == "dense":
         delta = {**dict.fromkeys(evaluate["test"], 0.0), "mean": 0.0}  # its own reference
     elif out.resolve() == run_dir(state.config, spec).resolve():

@@ -133,7 +133,7 @@ def build_state(
         model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     architecture = architecture_of(model)
     cls = get_method_class(spec.method)
-    params = build(cls.Params, config.params_for(spec.method), f"method_params.{spec.method}")
+    params: Any = build(cls.Params, config.params_for(spec.method), f"method_params.{spec.method}")
     method = cls(params)
     if watch_method is not None:
         watch_method(method)
