@@ -1,7 +1,7 @@
 """Hand a finished grid back to DVC: record the run directories as the outputs of the pipeline's
 run stages, so that the next `dvc repro` only aggregates and reports.
 
-`dvc commit -f prepare dense prune` stores the current run directories (and the prepared data)
+`dvc commit -f fetch prepare dense prune` stores the current run directories (and the prepared data)
 in DVC's cache and writes their hashes, with the current code and parameters, to `dvc.lock` —
 exactly as if `dvc repro` had trained them. It is only correct when every run of the grid is
 done under the current configuration, which is checked first.
@@ -19,7 +19,7 @@ import yaml
 from bench.grid.plan import PlannedRun
 from bench.grid.slurm import materialize_logs
 
-RUN_STAGES = ("prepare", "dense", "prune")
+RUN_STAGES = ("fetch", "prepare", "dense", "prune")
 
 
 def run_stages(dvc_file: Path = Path("dvc.yaml")) -> list[str]:
@@ -28,6 +28,16 @@ def run_stages(dvc_file: Path = Path("dvc.yaml")) -> list[str]:
         return []
     stages = (yaml.safe_load(dvc_file.read_text()) or {}).get("stages") or {}
     return [name for name in RUN_STAGES if name in stages]
+
+
+def _record_fetch() -> int:
+    """The fetch stage's output (`<data>/<dataset>/raw.json`) exists only if `bench fetch` ran;
+    a grid prepares its data on first use, so write (or re-verify) that record now."""
+    from bench.cli import main
+    from bench.config import load_config
+
+    config = load_config()
+    return main(["fetch", config.dataset, "--data-root", config.data_root, "--no-progress"])
 
 
 def commit_command(stages: list[str]) -> list[str]:
@@ -51,6 +61,8 @@ def hand_back(runs: list[PlannedRun], has_prune_runs: bool) -> int:
         stages.remove("prune")  # `methods: []` gives the matrix no stage to commit
     for r in runs:
         materialize_logs(r.run_dir)
+    if "fetch" in stages and _record_fetch() != 0:
+        return 1
     command = commit_command(stages)
     print("$ " + " ".join(command), flush=True)
     done = subprocess.run(command)
