@@ -27,7 +27,7 @@ from methods.disparse_static import DisparseStaticParams
 
 TASKS = ("segment_semantic", "normal", "depth_zbuffer")
 SLUGS = ("disparse_static", "disparse_pt", "disparse_dynamic")
-STEPS = 20
+STEPS = 12
 FAST: dict[str, Any] = {
     "disparse_static": DisparseStaticParams(calibration_batches=2),
     "disparse_pt": DisparsePtParams(),
@@ -80,7 +80,7 @@ def train(method: PruningMethod, ctx: Context, start: int = 0, stop: int | None 
         ctx.step = step
         method.before_step(ctx)
         losses = ctx.task_losses(_batch(step))
-        weights = method.loss_weights(ctx, {t: float(v) for t, v in losses.items()}) or {}
+        weights = method.loss_weights(ctx, {t: float(v.detach()) for t, v in losses.items()}) or {}
         ctx.optimizer.zero_grad(set_to_none=True)
         sum(weights.get(t, 1.0) * v for t, v in losses.items()).backward()  # type: ignore[union-attr]
         method.after_backward(ctx)
@@ -133,7 +133,7 @@ def test_deterministic(slug: str) -> None:
     assert a.cost == b.cost
 
 
-@pytest.mark.parametrize("split", [9, 10])
+@pytest.mark.parametrize("split", [3, 6])
 @pytest.mark.parametrize("slug", SLUGS)
 def test_resume_is_identical(slug: str, split: int) -> None:
     _, straight = full_run(slug, 0.9, seed=1)
@@ -247,7 +247,7 @@ def test_pt_trains_dense_then_prunes_by_magnitude() -> None:
     ctx = make_ctx(0.9)
     method = DisparsePt(DisparsePtParams(pretrain_fraction=0.5))
     method.setup(ctx)
-    train(method, ctx, 0, 9)
+    train(method, ctx, 0, 5)
     assert not method.pruned and all(bool((w.weight != 0).all()) for w in ctx.all_prunable())
     scores: dict[str, dict[str, torch.Tensor]] = {}
     prune = method._prune
@@ -257,15 +257,15 @@ def test_pt_trains_dense_then_prunes_by_magnitude() -> None:
         prune(c)
 
     method._prune = spy  # type: ignore[method-assign]
-    train(method, ctx, 9, 10)
-    assert method.pruned and ctx.cost.notes["pretrain_steps"] == 10
-    assert ctx.cost.notes["pruned_at_step"] == 10 and ctx.cost.extra_forward_backward == 0
+    train(method, ctx, 5, 6)
+    assert method.pruned and ctx.cost.notes["pretrain_steps"] == 6
+    assert ctx.cost.notes["pruned_at_step"] == 6 and ctx.cost.extra_forward_backward == 0
     # A head follows its own task's ranking: its smallest kept |w| ≥ its largest pruned |w|.
     for t in TASKS:
         kept = torch.cat([scores[t][w.name][method.masks[w.name]] for w in ctx.prunable[t]])
         pruned = torch.cat([scores[t][w.name][~method.masks[w.name]] for w in ctx.prunable[t]])
         assert kept.min() >= pruned.max()
-    train(method, ctx, 10)
+    train(method, ctx, 6)
     method.finalize(ctx)
     assert sum(int((w.weight == 0).sum()) for w in ctx.all_prunable()) == round(0.9 * n_prunable(ctx))
 
@@ -307,7 +307,7 @@ def test_drop_and_grow_keeps_count_and_uses_union_of_task_ranks() -> None:
     assert int(new.sum()) == 4 and new[5] and new[4] and new[6]
 
 
-@pytest.mark.parametrize("total,interval,expected", [(40, 10, [10, 20]), (41, 10, [10, 20, 30]), (3, 10, []), (1, 10, []), (2, 1, [1])])
+@pytest.mark.parametrize("total,interval,expected", [(16, 4, [4, 8]), (17, 4, [4, 8, 12]), (3, 10, []), (1, 10, []), (2, 1, [1])])
 def test_dynamic_schedule_and_short_runs(total: int, interval: int, expected: list[int]) -> None:
     params = DisparseDynamicParams(min_update_interval=interval, update_interval_fraction=1e-4)
     method, ctx = full_run("disparse_dynamic", 0.9, params=params, total=total)
@@ -318,23 +318,23 @@ def test_dynamic_schedule_and_short_runs(total: int, interval: int, expected: li
 
 
 def test_dynamic_update_phase_ending_on_an_update_step_runs_to_completion() -> None:
-    # stop = 0.75·40 = 30 is a multiple of the interval (the step where the public code crashes);
+    # stop = 0.75·16 = 12 is a multiple of the interval (the step where the public code crashes);
     # and stop_fraction 1.0 puts the last candidate update on the final step.
     for stop_fraction in (0.75, 1.0):
-        params = DisparseDynamicParams(min_update_interval=10, stop_fraction=stop_fraction)
-        method, ctx = full_run("disparse_dynamic", 0.9, params=params, total=40)
+        params = DisparseDynamicParams(min_update_interval=4, stop_fraction=stop_fraction)
+        method, ctx = full_run("disparse_dynamic", 0.9, params=params, total=16)
         assert ctx.cost.rounds == (2 if stop_fraction == 0.75 else 3)
         assert method.drop_fraction_at(ctx, 0) == 0.5  # type: ignore[attr-defined]
 
 
 def test_dynamic_counts_per_layer_fixed_and_regrown_start_at_zero_with_fresh_adam() -> None:
-    ctx = make_ctx(0.9, total=40)
-    method = DisparseDynamic(DisparseDynamicParams(min_update_interval=10))
+    ctx = make_ctx(0.9, total=16)
+    method = DisparseDynamic(DisparseDynamicParams(min_update_interval=4))
     method.setup(ctx)
-    train(method, ctx, 0, 9)
+    train(method, ctx, 0, 3)
     before = {n: m.clone() for n, m in method.masks.items()}
     counts = {n: int(m.sum()) for n, m in before.items()}
-    train(method, ctx, 9, 10)
+    train(method, ctx, 3, 4)
     assert ctx.cost.rounds == 1 and ctx.cost.notes["weights_regrown"] > 0
     changed = 0
     for w in ctx.all_prunable():
@@ -346,6 +346,6 @@ def test_dynamic_counts_per_layer_fixed_and_regrown_start_at_zero_with_fresh_ada
         state = ctx.optimizer.state[w.param]
         assert torch.all(state["exp_avg"][fresh] == 0) and torch.all(state["exp_avg_sq"][fresh] == 0)
     assert changed == ctx.cost.notes["weights_regrown"]
-    train(method, ctx, 10)
+    train(method, ctx, 4)
     method.finalize(ctx)
     assert sum(int((~m).sum()) for m in method.masks.values()) == round(0.9 * n_prunable(ctx))
