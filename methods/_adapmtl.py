@@ -51,7 +51,7 @@ class AdapMTLParams:
     # integral of error/band growing by 1 per `controller_integral` of the run (see `_control`).
     controller_gain: float = 2.0
     controller_band: float = 0.02
-    controller_integral: float = 0.02
+    controller_integral: float = 0.05
     gradient_ema_steps: int = 10
     # A component whose density falls below component_density_floor · (1 − target) is left
     # alone from then on: its threshold stops and its weights get no decay. Without it, STR runs

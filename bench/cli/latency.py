@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
           f"{payload['measured_sparsity'] or 0.0:.3f}, input 1×3×{h}×{w}, "
           f"{payload['device_name']}")
     if macs["theoretical_speedup"]:
-        print(f"  theoretical: {macs['dense'] / 1e6:,.1f} → {macs['sparse_theoretical'] / 1e6:,.1f} "
-              f"MMAC ({macs['theoretical_speedup']:.2f}× if zeros were free)")
+        mh, mw = macs["input_size"]
+        print(f"  theoretical at {mh}×{mw}: {macs['dense'] / 1e6:,.1f} → "
+              f"{macs['sparse_theoretical'] / 1e6:,.1f} MMAC "
+              f"({macs['theoretical_speedup']:.2f}× if zeros were free)")
     for name, entry in payload["paths"].items():
         if not entry.get("available"):
             print(f"  {name:<22} not measured: {entry.get('note')}")

@@ -18,6 +18,7 @@ the file shows the gap between "theoretical" and "measured" speed-up.
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import time
@@ -35,33 +36,55 @@ LATENCY_FILE = "latency.json"
 FALLBACK_EVAL_SIZE = {"nyuv2": (480, 640), "taskonomy": (256, 256)}
 
 
-class CsrConv2d(nn.Module):
-    """A groups=1 `nn.Conv2d` computed as unfold + CSR sparse matmul (same outputs)."""
+class UnfoldConv2d(nn.Module):
+    """A groups=1 `nn.Conv2d` computed from its unfolded input; subclasses do the matmul."""
 
     def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
         if conv.groups != 1 or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
             raise ValueError("only groups=1 convs with numeric zero padding")
-        self.out_channels, self.kernel_size = conv.out_channels, conv.kernel_size
-        self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
+        self.out_channels = conv.out_channels
+        self.kernel_size = _pair(conv.kernel_size)
+        self.stride, self.padding = _pair(conv.stride), _pair(conv.padding)
+        self.dilation = _pair(conv.dilation)
+        self.bias = None if conv.bias is None else conv.bias.detach()
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        h, w = (
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip((height, width), self.padding, self.dilation,
+                                        self.kernel_size, self.stride, strict=True)
+        )
+        return h, w
+
+    def columns(self, x: torch.Tensor) -> torch.Tensor:
+        """N × (C_in·k_h·k_w) × L, L = output positions."""
+        return F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+
+
+class CsrConv2d(UnfoldConv2d):
+    """unfold + CSR sparse × dense matmul (the same outputs as the conv)."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__(conv)
         with warnings.catch_warnings():  # "sparse CSR support is in beta": known, and measured
             warnings.simplefilter("ignore", UserWarning)
             self.weight = conv.weight.detach().flatten(1).to_sparse_csr()
-        self.bias = None if conv.bias is None else conv.bias.detach()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = x.shape
-        oh, ow = (
-            (size + 2 * p - d * (k - 1) - 1) // s + 1
-            for size, p, d, k, s in zip((h, w), self.padding, self.dilation, self.kernel_size,
-                                        self.stride, strict=True)
-        )
-        cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # N×K×L
+        n = x.shape[0]
+        oh, ow = self.output_size(x.shape[2], x.shape[3])
+        cols = self.columns(x)
         cols = cols.transpose(0, 1).reshape(cols.shape[1], -1)  # K × N·L
         out = (self.weight @ cols).view(self.out_channels, n, oh * ow).transpose(0, 1)
         if self.bias is not None:
             out = out + self.bias.view(1, -1, 1)
         return out.reshape(n, self.out_channels, oh, ow)
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    a, b = (value, value) if isinstance(value, int) else value
+    return int(a), int(b)
 
 
 def swap_convs(model: nn.Module, make: Callable[[str, nn.Conv2d], nn.Module | None]) -> int:
@@ -186,8 +209,9 @@ def measure_latency(
         "input_size": list(size), "batch_size": 1, "dtype": "float32",
         "device": "cpu", "device_name": device_name(cpu), "threads": torch.get_num_threads(),
         "repeats": repeats, "warmup": warmup, "torch_version": torch.__version__,
-        "macs": {"dense": macs_dense, "sparse_theoretical": macs_sparse,
-                 "theoretical_speedup": macs_dense / macs_sparse if macs_dense and macs_sparse else None},
+        "macs": {"dense": macs_dense, "sparse_theoretical": macs_sparse,  # at the eval size
+                 "theoretical_speedup": macs_dense / macs_sparse if macs_dense and macs_sparse else None,
+                 "input_size": list(eval_size)},
         "paths": paths,
         # each path's speed-up is against its own dense baseline (2:4: the same copy on cuDNN)
         "best_speedup_measured": max(p["speedup_vs_dense"] for k, p in paths.items()
@@ -236,8 +260,8 @@ def _faster_layers(model: nn.Module, x: torch.Tensor, repeats: int) -> set[str]:
     for name, inp in inputs.items():
         conv = model.get_submodule(name)
         sparse = CsrConv2d(conv)  # type: ignore[arg-type]
-        t_dense = statistics.median(median_ms(lambda c=conv, i=inp: c(i), repeats, 1, cpu))
-        t_sparse = statistics.median(median_ms(lambda s=sparse, i=inp: s(i), repeats, 1, cpu))
+        t_dense = statistics.median(median_ms(functools.partial(conv, inp), repeats, 1, cpu))
+        t_sparse = statistics.median(median_ms(functools.partial(sparse, inp), repeats, 1, cpu))
         if t_sparse < t_dense:
             faster.add(name)
     return faster

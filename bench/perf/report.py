@@ -30,18 +30,26 @@ class MethodSteps:
     wall: list[float] = field(default_factory=list)  # seconds per timed step
     cpu: list[float] = field(default_factory=list)
     rounds: list[tuple[int, int]] = field(default_factory=list)  # [start, end) of each round
+    # Dense's steps in the chunks run just before and just after each of this method's chunks:
+    # the reference its ratio is taken against (for dense itself: all its timed steps).
+    ref_wall: list[float] = field(default_factory=list)
+    ref_cpu: list[float] = field(default_factory=list)
+    ref_rounds: list[tuple[int, int]] = field(default_factory=list)
     error: str | None = None
 
-    def times(self, clock: str) -> list[float]:
+    def times(self, clock: str, reference: bool = False) -> list[float]:
+        if reference:
+            return self.ref_cpu if clock == "cpu" else self.ref_wall
         return self.cpu if clock == "cpu" else self.wall
 
-    def median(self, clock: str) -> float:
-        values = self.times(clock)
+    def median(self, clock: str, reference: bool = False) -> float:
+        values = self.times(clock, reference)
         return statistics.median(values) if values else math.nan
 
-    def round_medians(self, clock: str) -> list[float]:
-        values = self.times(clock)
-        return [statistics.median(values[a:b]) for a, b in self.rounds]
+    def round_medians(self, clock: str, reference: bool = False) -> list[float]:
+        values = self.times(clock, reference)
+        bounds = self.ref_rounds if reference else self.rounds
+        return [statistics.median(values[a:b]) for a, b in bounds]
 
 
 @dataclass
@@ -64,18 +72,20 @@ class StepReport:
         return "wall" if self.device.startswith("cuda") else "cpu"
 
     def ok(self, method: str) -> bool:
-        m, dense = self.methods[method], self.methods["dense"]
-        return not m.error and bool(m.wall) and bool(dense.wall)
+        m = self.methods[method]
+        return not m.error and bool(m.wall) and bool(m.ref_wall)
 
     def ratio(self, method: str, clock: str | None = None) -> float:
+        """Median step time / median of dense's steps run right before and after it."""
+        m = self.methods[method]
         clock = clock or self.clock
-        return self.methods[method].median(clock) / self.methods["dense"].median(clock)
+        return m.median(clock) / m.median(clock, reference=True)
 
     def ratio_range(self, method: str, clock: str | None = None) -> tuple[float, float]:
-        """Min and max over rounds of (method's round median / dense's same-round median)."""
+        """Min and max over rounds of the same ratio taken within one round."""
+        m = self.methods[method]
         clock = clock or self.clock
-        pairs = zip(self.methods[method].round_medians(clock),
-                    self.methods["dense"].round_medians(clock), strict=False)
+        pairs = zip(m.round_medians(clock), m.round_medians(clock, reference=True), strict=False)
         ratios = [a / b for a, b in pairs] or [math.nan]
         return min(ratios), max(ratios)
 
@@ -114,9 +124,9 @@ class StepReport:
         load = f"; load average {self.load_average[0]:.1f}" if self.load_average else ""
         lines = [
             f"{self.profile} ({self.backbone} on {self.dataset}) on {self.device_name}{load}",
-            f"{self.rounds} interleaved round(s) of {self.chunk} steps per method from step "
-            f"{self.start_step} of {self.total_steps}; ratio = median {self.clock} time per step "
-            "/ dense's",
+            f"{self.rounds} round(s) of {self.chunk} steps per method from step "
+            f"{self.start_step} of {self.total_steps}, dense run between every two methods; "
+            f"ratio = median {self.clock} time per step / dense's next to it",
             f"{'method':<26}{'sparsity':>9}{'wall ms':>9}{'cpu ms':>8}{'ratio':>7}"
             f"{'per round':>12}{'target':>11}{'prepare s':>10}",
         ]

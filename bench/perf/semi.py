@@ -17,12 +17,15 @@ stem) stays dense and is counted in `layers_dense`.
 from __future__ import annotations
 
 import copy
+import functools
 import statistics
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from bench.perf.latency import UnfoldConv2d, median_ms, swap_convs
 
 
 def two_four_mask(weight2d: torch.Tensor) -> torch.Tensor:
@@ -36,25 +39,17 @@ def two_four_mask(weight2d: torch.Tensor) -> torch.Tensor:
     return keep.reshape(rows, cols)
 
 
-class MatmulConv2d(nn.Module):
-    """A groups=1 conv as unfold + `F.linear` with a (dense or semi-structured) 2-D weight."""
+class MatmulConv2d(UnfoldConv2d):
+    """unfold + `F.linear` with a (dense or semi-structured) 2-D weight."""
 
     def __init__(self, conv: nn.Conv2d, weight2d: torch.Tensor) -> None:
-        super().__init__()
-        self.out_channels, self.kernel_size = conv.out_channels, conv.kernel_size
-        self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
+        super().__init__(conv)
         self.weight = weight2d
-        self.bias = None if conv.bias is None else conv.bias.detach()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = x.shape
-        oh, ow = (
-            (size + 2 * p - d * (k - 1) - 1) // s + 1
-            for size, p, d, k, s in zip((h, w), self.padding, self.dilation, self.kernel_size,
-                                        self.stride, strict=True)
-        )
-        cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
-        cols = cols.transpose(1, 2).reshape(n * oh * ow, -1)  # N·L × K
+        n = x.shape[0]
+        oh, ow = self.output_size(x.shape[2], x.shape[3])
+        cols = self.columns(x).transpose(1, 2).reshape(n * oh * ow, -1)  # N·L × K
         out = F.linear(cols, self.weight, self.bias)  # N·L × C_out
         return out.view(n, oh * ow, self.out_channels).transpose(1, 2).reshape(
             n, self.out_channels, oh, ow)
@@ -63,8 +58,6 @@ class MatmulConv2d(nn.Module):
 def measure_two_four(model: nn.Module, size: tuple[int, int], repeats: int,
                      warmup: int) -> dict[str, Any]:
     from torch.sparse import to_sparse_semi_structured
-
-    from bench.perf.latency import median_ms, swap_convs
 
     device = torch.device("cuda")
     pruned = copy.deepcopy(model).to(device=device, dtype=torch.bfloat16).eval()
@@ -93,7 +86,8 @@ def measure_two_four(model: nn.Module, size: tuple[int, int], repeats: int,
             reference = pruned(x)
             diff = max(float((reference[t] - o).float().abs().max())
                        for t, o in sparse_mm(x).items())
-            times = {name: statistics.median(median_ms(lambda m=m: m(x), repeats, warmup, device))
+            times = {name: statistics.median(median_ms(functools.partial(m, x), repeats, warmup,
+                                                       device))
                      for name, m in (("dense_conv_ms", pruned), ("dense_matmul_ms", dense_mm),
                                      ("sparse_matmul_ms", sparse_mm))}
     finally:

@@ -3,11 +3,13 @@
 Each method gets its own run state (`bench.train.state.build_state`: same config, seed, model
 size, device), runs `prepare`, and is then advanced through the *real* training loop
 (`bench.train.loop._loop`: data, forward, loss, backward, hooks, optimizer, logging with its
-sparsity measurement) a chunk of steps at a time. Chunks of all methods are interleaved
-round-robin, the order rotating each round, so slow drifts of machine load hit every method
-alike. Every method starts at the same step, so it sees the same batches; by default the timed
-window lies at 70% of the run, after IMP/LTH's rounds and DiSparse-PT's pruning (which happen in
-an untimed warm-up chunk), i.e. with every method's masks or thresholds in force.
+sparsity measurement) a chunk of steps at a time. Each round runs every method once, the order
+rotating from round to round, with a dense chunk before the first method and after every method;
+a method's ratio is taken against the dense chunks right before and after its own (an A-B-A
+design), so drifts of machine load cancel. Every method starts at the same step and reads the
+same batches (dense, which runs more chunks, reads later batches of the same shape). By default
+the timed window lies at 70% of the run, after IMP/LTH's rounds and DiSparse-PT's pruning (which
+happen in an untimed warm-up round), i.e. with every method's masks or thresholds in force.
 
 A step's time runs from one `before_step` call to the next (the chunk's last step ends when the
 loop returns), so it includes everything the loop does per step. Checkpointing is switched off
@@ -139,6 +141,8 @@ def measure_steps(
     total = max(recipe.iterations, needed)
     start = min(int(at * total) // chunk * chunk, total - needed)
     names = ["dense", *[m for m in dict.fromkeys(methods) if m != "dense"]]
+    # Dense runs a chunk before the first method of a round and after every method.
+    dense_total = start + chunk * (rounds + 1) * len(names)
     rows: dict[str, MethodSteps] = {}
     runners: dict[str, MethodRunner] = {}
     with tempfile.TemporaryDirectory(prefix="bench-perf-") as work:
@@ -146,8 +150,8 @@ def measure_steps(
             sparsity = 0.0 if name == "dense" else target_sparsity
             row = rows[name] = MethodSteps(name, "?", sparsity)
             try:
-                runner = MethodRunner(config, RunSpec(name, sparsity, seed), device, total,
-                                      Path(work))
+                runner = MethodRunner(config, RunSpec(name, sparsity, seed), device,
+                                      dense_total if name == "dense" else total, Path(work))
             except Exception as exc:  # a method in progress must not stop the others' numbers
                 row.error = _short(exc)
                 continue
@@ -156,23 +160,27 @@ def measure_steps(
             runners[name] = runner
         if "dense" not in runners:
             raise RuntimeError(f"dense failed: {rows['dense'].error}")
+        dense_runner, dense_row = runners["dense"], rows["dense"]
         for r in range(rounds + 1):
-            order = [n for n in runners if not rows[n].error]
-            order = order[r % len(order):] + order[: r % len(order)]
+            order = [n for n in runners if n != "dense" and not rows[n].error]
+            order = order[r % len(order):] + order[: r % len(order)] if order else []
+            before = dense_runner.advance(chunk)
+            if r > 0:
+                _record(dense_row, before, before)
             for name in order:
                 try:
-                    wall, cpu = runners[name].advance(chunk)
+                    times = runners[name].advance(chunk)
                 except Exception as exc:
                     rows[name].error = _short(exc)
                     continue
+                after = dense_runner.advance(chunk)
                 if r > 0:  # round 0 is the warm-up
-                    row = rows[name]
-                    row.rounds.append((len(row.wall), len(row.wall) + len(wall)))
-                    row.wall.extend(wall)
-                    row.cpu.extend(cpu)
+                    _record(dense_row, after, after)
+                    _record(rows[name], times, (before[0] + after[0], before[1] + after[1]))
+                before = after
             if progress is not None:
                 progress(f"round {r}/{rounds} done" + (" (warm-up)" if r == 0 else ""))
-        dense = runners["dense"].state.device
+        dense = dense_runner.state.device
         for runner in runners.values():
             runner.close()
     return StepReport(
@@ -181,6 +189,16 @@ def measure_steps(
         chunk=chunk, rounds=rounds, start_step=start + chunk, total_steps=total,
         methods=rows, load_average=_load_average(),
     )
+
+
+def _record(row: MethodSteps, times: tuple[list[float], list[float]],
+            reference: tuple[list[float], list[float]]) -> None:
+    row.rounds.append((len(row.wall), len(row.wall) + len(times[0])))
+    row.wall.extend(times[0])
+    row.cpu.extend(times[1])
+    row.ref_rounds.append((len(row.ref_wall), len(row.ref_wall) + len(reference[0])))
+    row.ref_wall.extend(reference[0])
+    row.ref_cpu.extend(reference[1])
 
 
 def _short(exc: BaseException) -> str:
