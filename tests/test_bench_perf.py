@@ -4,7 +4,7 @@ throughput, on the embedded default (params.yaml's profile, synthetic_cpu).
 
 - `test_step_time_ratios`: all methods interleaved in one process (bench.perf.steps), the
   ratio table printed and saved to .benchmarks/perf-steps.json; fails when a method misses its
-  target (docs/performance.md). BENCH_PERF_STEPS sets the timed steps per method (default 20).
+  target (docs/performance.md). BENCH_PERF_STEPS sets the timed steps per method (default 40).
 - `test_step_time[<method>]`: one method's chunk of `log_every` steps timed by pytest-benchmark,
   for `--benchmark-compare` across commits (absolute times: compare on the same machine).
 - `test_eval_throughput`, `test_loader_throughput[<workers>]`: images/s and samples/s.
@@ -27,7 +27,7 @@ from bench.runs import RunSpec
 
 pytestmark = pytest.mark.bench
 METHODS = sorted(registry.discover())
-STEPS = int(os.environ.get("BENCH_PERF_STEPS", "20"))
+STEPS = int(os.environ.get("BENCH_PERF_STEPS", "40"))
 SPARSITY = 0.9
 OUT = Path(".benchmarks")
 

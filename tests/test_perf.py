@@ -163,6 +163,9 @@ def test_bf16_autocast_and_channels_last_run_on_cpu(tmp_path: Path) -> None:
     values = [v for task in result["metrics"].values() for v in task.values()]
     assert values and all(math.isfinite(v) for v in values)
     assert abs(result["sparsity"]["overall"] - 0.5) < 0.005
+    again = train_run(config, RunSpec("random", 0.5, 0),
+                      TrainOptions(progress=False, out_dir=tmp_path / "again"))
+    assert again is not None and again["metrics"] == result["metrics"]  # deterministic in bf16
     switches = result["provenance"]["switches"]
     assert switches["amp_bf16"] and switches["channels_last"]
     assert switches["cudnn_benchmark"] is False  # asked for, but there is no cuDNN on a CPU

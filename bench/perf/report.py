@@ -75,18 +75,21 @@ class StepReport:
         m = self.methods[method]
         return not m.error and bool(m.wall) and bool(m.ref_wall)
 
-    def ratio(self, method: str, clock: str | None = None) -> float:
-        """Median step time / median of dense's steps run right before and after it."""
-        m = self.methods[method]
-        clock = clock or self.clock
-        return m.median(clock) / m.median(clock, reference=True)
-
-    def ratio_range(self, method: str, clock: str | None = None) -> tuple[float, float]:
-        """Min and max over rounds of the same ratio taken within one round."""
+    def round_ratios(self, method: str, clock: str | None = None) -> list[float]:
+        """Per round: the method's median step time / the median of dense's steps in the chunks
+        run right before and after it."""
         m = self.methods[method]
         clock = clock or self.clock
         pairs = zip(m.round_medians(clock), m.round_medians(clock, reference=True), strict=False)
-        ratios = [a / b for a, b in pairs] or [math.nan]
+        return [a / b for a, b in pairs]
+
+    def ratio(self, method: str, clock: str | None = None) -> float:
+        """The median over rounds of `round_ratios`."""
+        ratios = self.round_ratios(method, clock)
+        return statistics.median(ratios) if ratios else math.nan
+
+    def ratio_range(self, method: str, clock: str | None = None) -> tuple[float, float]:
+        ratios = self.round_ratios(method, clock) or [math.nan]
         return min(ratios), max(ratios)
 
     def target(self, method: str) -> float | None:
@@ -107,6 +110,7 @@ class StepReport:
                 "median_step_ms": {c: _ms(m.median(c)) if m.wall else None for c in ("wall", "cpu")},
                 "ratio_to_dense": self.ratio(name) if ok else None,
                 "ratio_range_over_rounds": list(self.ratio_range(name)) if ok else None,
+                "ratio_per_round": self.round_ratios(name) if ok else None,
                 "ratio_to_dense_wall": self.ratio(name, "wall") if ok else None,
                 "ratio_to_dense_cpu": self.ratio(name, "cpu") if ok else None,
                 "target_ratio": self.target(name), "meets_target": self.meets_target(name),
@@ -126,7 +130,7 @@ class StepReport:
             f"{self.profile} ({self.backbone} on {self.dataset}) on {self.device_name}{load}",
             f"{self.rounds} round(s) of {self.chunk} steps per method from step "
             f"{self.start_step} of {self.total_steps}, dense run between every two methods; "
-            f"ratio = median {self.clock} time per step / dense's next to it",
+            f"ratio = median over rounds of ({self.clock} time per step / dense's next to it)",
             f"{'method':<26}{'sparsity':>9}{'wall ms':>9}{'cpu ms':>8}{'ratio':>7}"
             f"{'per round':>12}{'target':>11}{'prepare s':>10}",
         ]
