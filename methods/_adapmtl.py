@@ -7,8 +7,9 @@ component, trained by the run's Adam in a parameter group of its own. Coupled L2
 weights it drives the weights the loss does not defend to zero. The public code hand-tunes one
 decay per target and overshoots (SPEC §8.5); here the decay on s is set in closed loop
 (`_control`) so the measured sparsity follows a ramp reaching the target at `ramp_end` of the
-run; then every s_c freezes and training goes on; `finalize` moves all thresholds by one common
-amount if the sparsity drifted meanwhile (`_correct`). Adaptive task weights: `TaskWeighting`.
+run; then every s_c freezes and training goes on; if the sparsity drifted meanwhile, `finalize`
+restores the removed weights nearest their threshold, or zeroes the smallest survivors, to land
+on the target (`_correct`). Adaptive task weights: `TaskWeighting`.
 
 The ablations are this class with one switch changed: `shared_threshold` (one s for all
 components) and `adaptive_weights` (False keeps every task weight at 1).
@@ -258,9 +259,9 @@ class AdapMTLBase(PruningMethod):
     def finalize(self, ctx: Context) -> None:
         before = self._sparsity()[0]
         target = ctx.target_sparsity
-        shift = 0.0
+        margin = 0.0
         if abs(before - target) > self.params.final_tolerance:
-            shift = self._correct(target)
+            margin = self._correct(target)
         else:
             for module in self._modules:
                 parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
@@ -273,32 +274,34 @@ class AdapMTLBase(PruningMethod):
             target_reached_step=self.reached_step,
             target_reached_fraction=None if self.reached_step is None else self.reached_step / ctx.total_steps,
             sparsity_before_correction=before,
-            final_threshold_shift=shift if math.isfinite(shift) else None,
+            weights_restored_by_correction=round((before - target) * self._numel) if margin else 0,
+            correction_margin=margin if math.isfinite(margin) else None,
             thresholds={c: float(t) for c, t in self._taus().items()},
             held_at_density_floor=list(self.floor_held),
         )
 
     @torch.no_grad()
     def _correct(self, target: float) -> float:
-        """Land on exactly round(target·N) zeros by moving every threshold by the same amount δ.
+        """Land on exactly round(target·N) zeros (up to ties), leaving every other weight as is.
 
-        Each latent weight's margin is m = |W| − τ_c; the weights with the K smallest margins
-        are zero, the others become sign(W)·(m − δ) with δ the K-th smallest margin. δ < 0
-        (overshoot) restores the removed weights closest to their threshold, i.e. those the last
-        threshold steps removed; δ > 0 zeroes the smallest survivors.
+        Each latent weight's margin is m = |W| − τ_c (W_eff = sign(W)·m where m > 0); δ is the
+        K-th smallest margin. Overshoot (δ < 0): the removed weights closest to their threshold
+        (δ < m ≤ 0, those the last threshold steps removed) come back as sign(W)·(m − δ), at
+        most |δ| in size, as if their threshold had dropped by |δ|. Undershoot (δ > 0): the
+        survivors with the smallest effective magnitudes (m ≤ δ) become zero. Survivors are
+        never shifted: moving all thresholds by δ would change every surviving weight by |δ|,
+        which throws scale-sensitive heads (depth) far off.
         """
         taus = self._taus()
-        tau_values = {c: float(t) for c, t in taus.items()}
         margins = [t.abs() - taus[c] for c, ts in self._latent.items() for t in ts]
         flat = torch.cat([m.flatten().cpu() for m in margins])
         k = round(target * flat.numel())
         delta = float(torch.kthvalue(flat, k).values) if k > 0 else -math.inf
         del flat
-        layers = [(c, t) for c, ts in self._latent.items() for t in ts]
-        for module, (c, latent), margin in zip(self._modules, layers, margins, strict=True):
-            if tau_values[c] + delta > 0:
-                final = torch.sign(latent) * torch.relu(margin - delta)
-            else:  # the threshold would drop below zero: the plain latent weight
+        for module, latent, margin in zip(self._modules, self._all_latent, margins, strict=True):
+            restored = torch.where(margin > 0, margin, margin - delta) if delta < 0 else margin
+            final = torch.sign(latent) * torch.where(margin > delta, restored, 0.0)
+            if math.isinf(delta):  # target 0: the plain latent weights
                 final = latent.detach().clone()
             parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
             weight = module.weight

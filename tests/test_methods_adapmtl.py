@@ -171,15 +171,15 @@ def test_correction_lands_on_exact_count(overshoot: bool) -> None:
         tau = latent.kthvalue(round(quantile * latent.numel())).values
         for s in method.thresholds.values():
             s.fill_(float(torch.logit(tau)))
-    kept_before = {w.name: w.weight != 0 for w in ctx.all_prunable()}
+    before = {w.name: w.weight.detach().clone() for w in ctx.all_prunable()}
     method.finalize(ctx)
     assert zeros(ctx) == round(target * n_prunable(ctx))
-    for w in ctx.all_prunable():  # only moves in one direction
-        now = w.weight != 0
+    for w in ctx.all_prunable():  # one direction only, and survivors keep their exact values
+        now, was = w.weight != 0, before[w.name] != 0
         if overshoot:
-            assert torch.all(now[kept_before[w.name]])
+            assert torch.all(now[was]) and torch.equal(w.weight[was], before[w.name][was])
         else:
-            assert not torch.any(now & ~kept_before[w.name])
+            assert not torch.any(now & ~was) and torch.equal(w.weight[now], before[w.name][now])
 
 
 def test_task_weighting_formula() -> None:
