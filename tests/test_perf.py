@@ -123,6 +123,35 @@ def test_a_failing_method_is_reported_not_fatal(tmp_path: Path, monkeypatch: pyt
     assert report.ok("dense") and "failed" in report.table()
 
 
+def test_perf_cli_prints_the_table_and_writes_json(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from bench.conformance import TINY, TINY_DATA
+    from bench.train.setup import prepared_root
+    from bench.typed import to_dict
+
+    tiny = tiny_config("random", {}, tmp_path)
+    prepared_root(tiny)  # the shared tiny dataset, rendered once per session
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params.update(profile="tiny", profiles={"tiny": to_dict(TINY)}, synthetic=to_dict(TINY_DATA),
+                  data_root=tiny.data_root, methods=[])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "perf.json"
+    assert main(["perf", "--params", str(tmp_path / "params.yaml"), "--methods", "random",
+                 "--sparsity", "0.5", "--steps", "2", "--chunk", "2", "--out", str(out)]) == 0
+    assert "random" in capsys.readouterr().out
+    payload = json.loads(out.read_text())
+    assert payload["steps"]["methods"]["random"]["timed_steps"] == 2
+    assert payload["provenance"]["torch_version"] == torch.__version__
+
+
+def test_perf_cli_refuses_bad_arguments() -> None:
+    assert main(["perf", "--dataset", "nyuv2", "--image-size", "64", "64"]) == 2
+    assert main(["perf", "--methods", "no_such_method"]) == 2
+    assert main(["perf", "--steps", "0"]) == 2
+
+
 def test_projection_follows_the_formula_and_the_grid() -> None:
     config = load_config("params.yaml")
     row = project(config, "nyuv2_resnet34", utilisation=0.35, peak_tflops=989.0)

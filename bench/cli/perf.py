@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                    help="override the profile's device")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--num-workers", type=int, default=None,
+                   help="override the profile's loader workers (each method keeps its own "
+                   "loader alive, so 11 methods × 6 workers are 66 processes)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dataset", default=None, help="override `dataset:` of the params file")
     p.add_argument("--backbone", default=None, help="override `backbone:` of the params file")
@@ -74,6 +77,8 @@ def sized_config(config: Any, image_size: tuple[int, int] | None, args: argparse
     config = dataclasses.replace(config, **changes)
     if args.threads is not None:
         config = with_profile(config, threads=args.threads)
+    if args.num_workers is not None:
+        config = with_profile(config, num_workers=args.num_workers)
     if image_size is not None:
         if not DATASETS[config.dataset].synthetic:
             raise ConfigError("--image-size applies to the synthetic datasets only")

@@ -199,7 +199,7 @@ def measure_latency(
         paths["semi_structured_2to4"] = semi_structured_latency(model, size, repeats, warmup)
     else:
         paths["semi_structured_2to4"] = {"available": False,
-                                         "note": "needs CUDA (sm80+): not measured on this machine"}
+                                         "note": "needs CUDA (sm80+); this machine has none"}
     cost = result.get("cost") or {}
     macs_dense, macs_sparse = cost.get("macs_dense"), cost.get("macs_sparse_theoretical")
     return {
