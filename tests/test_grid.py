@@ -215,7 +215,9 @@ def test_status_reads_the_array_from_sacct_and_explains_failures(
     }
     write_json_atomic(tmp_path / "runs" / ".grid" / "20260101-000000.json", record)
     sacct = "7_0|COMPLETED|0:0|None\n7_1|FAILED|1:0|NonZeroExitCode\n7_2|TIMEOUT|0:0|TimeLimit\n7_3|PENDING|0:0|Resources\n"
-    monkeypatch.setattr(status.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, sacct, ""))
+    answers = {"sacct": sacct, "squeue": "7_3|PENDING|Resources\n"}
+    monkeypatch.setattr(status.subprocess, "run",
+                        lambda cmd, **k: subprocess.CompletedProcess(cmd, 0, answers[cmd[0]], ""))
     assert main(["grid", "--status"]) == 1
     out = capsys.readouterr().out
     assert "grid runs/.grid/20260101-000000.json: array job 7, 4 run(s)" in out
@@ -225,3 +227,15 @@ def test_status_reads_the_array_from_sacct_and_explains_failures(
     assert "PENDING       7_3        missing  runs/synthetic/resnet34/random/s0.5/seed1  (waiting: Resources)" in out
     assert out.strip().endswith("1 COMPLETED, 1 FAILED, 1 PENDING, 1 TIMEOUT")
     assert status._expand("12_[0-3,5%2]") == ["12_0", "12_1", "12_2", "12_3", "12_5"]
+
+
+def test_status_trusts_the_queue_over_lagging_accounting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.grid import status
+
+    # Just requeued: slurmdbd still holds the ended attempt, the controller already queues the next.
+    answers = {"sacct": "5|FAILED|1:0|None\n6|COMPLETED|0:0|None\n", "squeue": "5|PENDING|BeginTime\n"}
+    monkeypatch.setattr(status.subprocess, "run",
+                        lambda cmd, **k: subprocess.CompletedProcess(cmd, 0, answers[cmd[0]], ""))
+    jobs = status.job_states({"array_job_id": "5", "runs": []})
+    assert jobs["5"] == status.JobInfo("PENDING", "", "BeginTime")
+    assert jobs["6"].state == "COMPLETED"

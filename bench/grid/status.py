@@ -75,11 +75,18 @@ def query_squeue(array_job_id: str) -> dict[str, JobInfo]:
 
 def job_states(record: dict[str, Any]) -> dict[str, JobInfo]:
     array = str(record["array_job_id"])
+    live = query_squeue(array)
     found = query_sacct(array)
     if found is None:
-        found = query_squeue(array)
+        found = dict(live)
         for run in record["runs"]:  # gone from the queue: finished, outcome unknown to Slurm
             found.setdefault(run["job_id"], JobInfo("UNKNOWN", "", "no accounting (sacct)"))
+        return found
+    # Accounting (slurmdbd) learns of state changes a moment after the controller does: a job
+    # the queue still holds (e.g. just requeued) is active whatever its last record says.
+    for job_id, info in live.items():
+        if info.state in ACTIVE:
+            found[job_id] = info
     return found
 
 
