@@ -18,7 +18,6 @@ components) and `adaptive_weights` (False keeps every task weight at 1).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -27,53 +26,11 @@ from torch.nn import functional as F
 from torch.nn.utils import parametrize
 
 from bench.method import Context, PruningMethod
-from methods._adapmtl_parts import SoftThreshold, TaskWeighting, grad_or_zero
+from methods._adapmtl_params import AdapMTLParams
+from methods._adapmtl_parts import SoftThreshold, TaskWeighting, grad_or_zero, land_on_count
 
 _SHARED = "shared"
-
-
-@dataclass(frozen=True)
-class AdapMTLParams:
-    # s_init: None picks it from the weight scale, logit(init_threshold · mean|W|) at setup
-    # (the paper's −15 / −18 put τ orders of magnitude below any weight at full scale).
-    s_init: float | None = None
-    init_threshold: float = 1e-2
-    # Adam lr of the thresholds; the run's schedule does not apply, the controller's integral
-    # scales it by (1 + I). None: threshold_travel / (ramp_end · total_steps), so s can move
-    # `threshold_travel` logit units by the ramp's end at any run length (Adam moves a scalar by
-    # about its lr per step).
-    threshold_lr: float | None = None
-    threshold_travel: float = 10.0
-    # Coupled L2 on the latent weights, applied while the sparsity lags the ramp (off when
-    # ahead of it and once the target is reached).
-    weight_decay: float = 1e-4
-    # The decay on s is set at each measurement so that its pull exceeds the loss gradient on s
-    # (EMA over `gradient_ema_steps`) by gain · (clip(error/band, 0, 1) + I) gradient RMS, I the
-    # integral of error/band growing by 1 per `controller_integral` of the run (see `_control`).
-    controller_gain: float = 2.0
-    controller_band: float = 0.02
-    controller_integral: float = 0.05
-    gradient_ema_steps: int = 10
-    # A component whose density falls below component_density_floor · (1 − target) is left
-    # alone from then on: its threshold stops and its weights get no decay. Without it, STR runs
-    # away on components whose loss barely resists a uniform shrink (BatchNorm-ed convs,
-    # the normals head) and prunes them entirely.
-    component_density_floor: float = 0.25
-    ramp_end: float = 0.6  # fraction of the run at which the ramp reaches the target
-    measure_every: float = 0.0005  # sparsity measured every max(1, round(·T)) steps
-    final_tolerance: float = 0.001  # finalize corrects to the exact count beyond this
-    adaptive_start: float = 0.25  # 5,000 of 20,000 iterations
-    adaptive_window: float = 0.025  # 500 of 20,000 iterations
-    adaptive_min_window: int = 5
-
-    def __post_init__(self) -> None:
-        for name in ("ramp_end", "adaptive_start", "adaptive_window", "measure_every"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        if self.threshold_lr is not None and self.threshold_lr <= 0:
-            raise ValueError("threshold_lr must be positive")
-        if self.controller_band <= 0 or self.gradient_ema_steps < 1:
-            raise ValueError("controller_band and gradient_ema_steps must be positive")
+BACKBONE = "backbone"
 
 
 class AdapMTLBase(PruningMethod):
@@ -95,8 +52,9 @@ class AdapMTLBase(PruningMethod):
         self.last_sparsity = 0.0
         self.integral = 0.0
         self.weight_decay_now = 0.0
-        self.held: list[str] = []  # thresholds no longer trained (floor or target reached)
-        self.floor_held: list[str] = []  # components whose threshold stopped at the density floor
+        self.held: list[str] = []  # thresholds no longer trained (target reached)
+        self.capped: list[str] = []  # components at their density floor at the last measurement
+        self.cap_events: dict[str, int] = {}  # how often each component was set back
 
     # ---- structure -------------------------------------------------------------------------
     def setup(self, ctx: Context) -> None:
@@ -153,7 +111,7 @@ class AdapMTLBase(PruningMethod):
 
     def after_backward(self, ctx: Context) -> None:
         if self.weight_decay_now > 0:  # coupled L2 on the latent weights (grad += λ·W)
-            decayed = (t for c, ts in self._latent.items() if c not in self.floor_held for t in ts)
+            decayed = (t for c, ts in self._latent.items() if c not in self.capped for t in ts)
             pairs = [(t.grad, t) for t in decayed if t.grad is not None]
             if pairs:
                 grads, params = zip(*pairs, strict=True)
@@ -168,11 +126,8 @@ class AdapMTLBase(PruningMethod):
         step = ctx.step
         if not self.frozen and (step % self._measure_every == 0 or step == ctx.total_steps):
             self.last_sparsity, by_component = self._sparsity()
-            floor = self.params.component_density_floor * (1.0 - ctx.target_sparsity)
-            for component, sparsity in by_component.items():
-                if not self.shared_threshold and component not in self.held and 1 - sparsity < floor:
-                    self.floor_held.append(component)
-                    self._hold(component)
+            if not self.shared_threshold and self._enforce_floors(step, ctx.target_sparsity, by_component):
+                self.last_sparsity = self._sparsity()[0]
             if self.last_sparsity >= ctx.target_sparsity:
                 self._freeze(step)
             else:
@@ -184,6 +139,19 @@ class AdapMTLBase(PruningMethod):
             ctx.log(f"threshold/{component}", by_group[group])
         ctx.log("weight_decay/threshold", self.decay)
         ctx.log("weight_decay/weights", self.weight_decay_now)
+
+    def _enforce_floors(self, step: int, target: float, by_component: dict[str, float]) -> bool:
+        """Set back every component below its density floor; whether any was."""
+        allowed = 1.0 - min(1.0, step / self._ramp_steps) * target  # the ramp's density
+        self.capped = []
+        for component, sparsity in by_component.items():
+            p = self.params
+            floor = (p.backbone_density_floor if component == BACKBONE else p.component_density_floor)
+            if 1.0 - sparsity < floor * allowed - 1e-4:  # (ties at the quantile: a few weights)
+                self._cap(component, 1.0 - floor * allowed)
+                self.capped.append(component)
+                self.cap_events[component] = self.cap_events.get(component, 0) + 1
+        return bool(self.capped)
 
     def _control(self, step: int, target: float) -> None:
         """Set the decay λ on s: λ·mean|s_c| = mean ḡ_c + push·mean RMS(g_c), over the
@@ -240,6 +208,14 @@ class AdapMTLBase(PruningMethod):
         s.requires_grad_(False)  # no gradient, so Adam (decay, momentum) leaves s alone
         s.grad = None
 
+    @torch.no_grad()
+    def _cap(self, component: str, cap: float) -> None:
+        """Set the component's threshold to the `cap` quantile of its latent magnitudes."""
+        flat = torch.cat([t.detach().abs().flatten() for t in self._latent[component]])
+        tau = float(flat.kthvalue(max(1, round(cap * flat.numel()))).values)
+        tau = min(max(tau, 1e-12), 1 - 1e-6)
+        self.thresholds[self._group_of[component]].fill_(math.log(tau / (1 - tau)))
+
     def _taus(self) -> dict[str, torch.Tensor]:
         return {c: torch.sigmoid(self.thresholds[g].detach()) for c, g in self._group_of.items()}
 
@@ -277,37 +253,15 @@ class AdapMTLBase(PruningMethod):
             weights_restored_by_correction=round((before - target) * self._numel) if margin else 0,
             correction_margin=margin if math.isfinite(margin) else None,
             thresholds={c: float(t) for c, t in self._taus().items()},
-            held_at_density_floor=list(self.floor_held),
+            density_floor_events=dict(self.cap_events),
         )
 
-    @torch.no_grad()
     def _correct(self, target: float) -> float:
-        """Land on exactly round(target·N) zeros (up to ties), leaving every other weight as is.
+        return land_on_count(self._modules, self._all_latent, self._margins(), target)
 
-        Each latent weight's margin is m = |W| − τ_c (W_eff = sign(W)·m where m > 0); δ is the
-        K-th smallest margin. Overshoot (δ < 0): the removed weights closest to their threshold
-        (δ < m ≤ 0, those the last threshold steps removed) come back as sign(W)·(m − δ), at
-        most |δ| in size, as if their threshold had dropped by |δ|. Undershoot (δ > 0): the
-        survivors with the smallest effective magnitudes (m ≤ δ) become zero. Survivors are
-        never shifted: moving all thresholds by δ would change every surviving weight by |δ|,
-        which throws scale-sensitive heads (depth) far off.
-        """
+    def _margins(self) -> list[torch.Tensor]:
         taus = self._taus()
-        margins = [t.abs() - taus[c] for c, ts in self._latent.items() for t in ts]
-        flat = torch.cat([m.flatten().cpu() for m in margins])
-        k = round(target * flat.numel())
-        delta = float(torch.kthvalue(flat, k).values) if k > 0 else -math.inf
-        del flat
-        for module, latent, margin in zip(self._modules, self._all_latent, margins, strict=True):
-            restored = torch.where(margin > 0, margin, margin - delta) if delta < 0 else margin
-            final = torch.sign(latent) * torch.where(margin > delta, restored, 0.0)
-            if math.isinf(delta):  # target 0: the plain latent weights
-                final = latent.detach().clone()
-            parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
-            weight = module.weight
-            assert isinstance(weight, torch.Tensor)
-            weight.copy_(final)
-        return delta
+        return [t.abs() - taus[c] for c, ts in self._latent.items() for t in ts]
 
     # ---- resume ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -323,7 +277,8 @@ class AdapMTLBase(PruningMethod):
             "last_sparsity": self.last_sparsity,
             "integral": self.integral,
             "held": list(self.held),
-            "floor_held": list(self.floor_held),
+            "capped": list(self.capped),
+            "cap_events": dict(self.cap_events),
             "weight_decay_now": self.weight_decay_now,
             "threshold_lr": self.threshold_lr,
             "weighting": self._weighting.state_dict(),
@@ -346,6 +301,7 @@ class AdapMTLBase(PruningMethod):
         self.threshold_lr = float(state["threshold_lr"])
         self._weighting.load_state_dict(state["weighting"])
         self._set_group()
-        self.floor_held = list(state["floor_held"])
+        self.capped = list(state["capped"])
+        self.cap_events = dict(state["cap_events"])
         for group in state["held"]:
             self._hold(group)

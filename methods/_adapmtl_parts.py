@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils import parametrize
 
 
 class _SoftShrink(torch.autograd.Function):
@@ -92,3 +95,32 @@ class TaskWeighting:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.previous = dict(state["previous"])
         self.changes = {t: deque(state["changes"][t], maxlen=self.window) for t in self.tasks}
+
+
+@torch.no_grad()
+def land_on_count(modules: Sequence[nn.Module], latent: Sequence[torch.Tensor], margins: Sequence[torch.Tensor],
+                  target: float) -> float:
+    """Land on exactly round(target·N) zeros (up to ties), leaving every other weight as is.
+
+    Each latent weight's margin is m = |W| − τ_c (W_eff = sign(W)·m where m > 0); δ is the
+    K-th smallest margin. Overshoot (δ < 0): the removed weights closest to their threshold
+    (δ < m ≤ 0, those the last threshold steps removed) come back as sign(W)·(m − δ), at
+    most |δ| in size, as if their threshold had dropped by |δ|. Undershoot (δ > 0): the
+    survivors with the smallest effective magnitudes (m ≤ δ) become zero. Survivors are
+    never shifted: moving all thresholds by δ would change every surviving weight by |δ|,
+    which throws scale-sensitive heads (depth) far off.
+    """
+    flat = torch.cat([m.flatten().cpu() for m in margins])
+    k = round(target * flat.numel())
+    delta = float(torch.kthvalue(flat, k).values) if k > 0 else -math.inf
+    del flat
+    for module, weights, margin in zip(modules, latent, margins, strict=True):
+        restored = torch.where(margin > 0, margin, margin - delta) if delta < 0 else margin
+        final = torch.sign(weights) * torch.where(margin > delta, restored, 0.0)
+        if math.isinf(delta):  # target 0: the plain latent weights
+            final = weights.detach().clone()
+        parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
+        weight = module.weight
+        assert isinstance(weight, torch.Tensor)
+        weight.copy_(final)
+    return delta

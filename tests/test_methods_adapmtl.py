@@ -252,3 +252,24 @@ def test_deterministic() -> None:
     _, b = full_run("adapmtl", 0.9, seed=3)
     sa, sb = a.model.state_dict(), b.model.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_density_floors_set_runaway_components_back() -> None:
+    target = 0.8
+    ctx = make_ctx(target)
+    method = build("adapmtl", component_density_floor=0.5, backbone_density_floor=1.0)
+    method.setup(ctx)
+    train(method, ctx, stop=2)
+    with torch.no_grad():  # a threshold above every weight: each component would be all zeros
+        for s in method.thresholds.values():
+            s.fill_(10.0)
+    step = method._ramp_steps // 2  # the ramp allows 1 − 0.4 = 0.6 density here
+    _, by_component = method._sparsity()
+    assert all(v == 1.0 for v in by_component.values())
+    assert method._enforce_floors(step, target, by_component)
+    _, after = method._sparsity()
+    for component, sparsity in after.items():
+        floor = 1.0 if component == "backbone" else 0.5
+        assert sparsity == pytest.approx(1 - floor * 0.6, abs=1e-3), component
+    assert sorted(method.capped) == sorted(after)
+    assert not method._enforce_floors(step, target, after)  # at the floor: nothing to do
