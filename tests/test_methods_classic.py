@@ -5,14 +5,13 @@ calls the hooks in the order bench/train/loop.py does."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
+from fixtures.tiny_mtl import TASKS, n_prunable, one_thread, tiny_ctx, train, zeros
 
-from bench.method import Batch, Context, PruningMethod
-from bench.models import build_model
+from bench.method import Context, PruningMethod
 from bench.registry import broken, discover
 from methods._saliency import per_task_saliency, summed_saliency, xavier_scoring_weights
 from methods.imp import Imp, ImpParams
@@ -20,88 +19,18 @@ from methods.lth import Lth, LthParams, rounds_needed
 from methods.random import RandomPruning, per_layer_counts
 from methods.snip import Snip, SnipParams
 
-TASKS = ("segment_semantic", "normal", "depth_zbuffer")
 SLUGS = ("random", "snip", "imp", "lth")
+pytestmark = pytest.mark.usefixtures("one_thread")
+__all__ = ["one_thread"]  # the fixture, imported
 STEPS = 20
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Tiny convolutions: thread start-up costs more than it saves, and on a loaded machine
-    # oversubscribed threads make each step ~100× slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _batch(seed: int) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-    return {
-        "rgb": torch.randn(2, 3, 32, 32, generator=g),
-        "segment_semantic": torch.randn(2, 8, 4, 4, generator=g),
-        "normal": torch.randn(2, 3, 4, 4, generator=g),
-        "depth_zbuffer": torch.randn(2, 1, 4, 4, generator=g),
-    }
-
-
 def make_ctx(target: float, seed: int = 0, total: int = STEPS) -> Context:
-    torch.manual_seed(seed)
-    model = build_model("resnet34", TASKS, 8, width_mult=0.0625)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999), weight_decay=1e-3)
-    ctx = Context(
-        model=model,
-        prunable=model.prunable_weights(),
-        optimizer=optimizer,
-        tasks=TASKS,
-        target_sparsity=target,
-        total_steps=total,
-        seed=seed,
-        device=torch.device("cpu"),
-    )
-
-    def calibration() -> Iterator[Batch]:
-        k = 10_000 + ctx.step * 100
-        while True:
-            k += 1
-            yield _batch(k)
-
-    def task_losses(batch: Batch) -> dict[str, torch.Tensor]:
-        out = model(batch["rgb"])
-        return {t: (out[t] - batch[t]).pow(2).mean() for t in TASKS}
-
-    ctx._calibration = calibration
-    ctx._task_losses = task_losses
-    return ctx
+    return tiny_ctx(target, seed, total)
 
 
 def build(slug: str, params: Any = None) -> PruningMethod:
     return discover()[slug](params)
-
-
-def train(method: PruningMethod, ctx: Context, start: int = 0, stop: int | None = None) -> None:
-    """The hook order of bench/train/loop.py; `prepare` on fresh runs only."""
-    if start == 0:
-        method.prepare(ctx)
-    for step in range(start, stop if stop is not None else ctx.total_steps):
-        ctx.step = step
-        method.before_step(ctx)
-        losses = ctx.task_losses(_batch(step))
-        weights = method.loss_weights(ctx, {t: float(v.detach()) for t, v in losses.items()}) or {}
-        ctx.optimizer.zero_grad(set_to_none=True)
-        sum(weights.get(t, 1.0) * v for t, v in losses.items()).backward()  # type: ignore[union-attr]
-        method.after_backward(ctx)
-        ctx.optimizer.step()
-        ctx.step = step + 1
-        method.after_step(ctx)
-
-
-def zeros(ctx: Context) -> int:
-    return sum(int((w.weight == 0).sum()) for w in ctx.all_prunable())
-
-
-def n_prunable(ctx: Context) -> int:
-    return sum(w.weight.numel() for w in ctx.all_prunable())
 
 
 def full_run(

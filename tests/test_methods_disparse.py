@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
+from fixtures.tiny_mtl import TASKS, n_prunable, one_thread, tiny_ctx, train
 
-from bench.method import Batch, Context, PruningMethod
-from bench.models import build_model
+from bench.method import Context, PruningMethod
 from bench.registry import broken, discover
 from methods._disparse import per_task_gradients, per_task_magnitude, union_arbiter
 from methods.disparse_dynamic import (
@@ -25,8 +24,9 @@ from methods.disparse_dynamic import (
 from methods.disparse_pt import DisparsePt, DisparsePtParams
 from methods.disparse_static import DisparseStaticParams
 
-TASKS = ("segment_semantic", "normal", "depth_zbuffer")
 SLUGS = ("disparse_static", "disparse_pt", "disparse_dynamic")
+pytestmark = pytest.mark.usefixtures("one_thread")
+__all__ = ["one_thread"]  # the fixture, imported
 STEPS = 12
 FAST: dict[str, Any] = {
     "disparse_static": DisparseStaticParams(calibration_batches=2),
@@ -35,62 +35,12 @@ FAST: dict[str, Any] = {
 }
 
 
-def _batch(seed: int) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-    return {
-        "rgb": torch.randn(2, 3, 32, 32, generator=g),
-        "segment_semantic": torch.randn(2, 8, 4, 4, generator=g),
-        "normal": torch.randn(2, 3, 4, 4, generator=g),
-        "depth_zbuffer": torch.randn(2, 1, 4, 4, generator=g),
-    }
-
-
 def make_ctx(target: float, seed: int = 0, total: int = STEPS) -> Context:
-    torch.manual_seed(seed)
-    model = build_model("resnet34", TASKS, 8, width_mult=0.0625)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999), weight_decay=1e-3)
-    ctx = Context(
-        model=model, prunable=model.prunable_weights(), optimizer=optimizer, tasks=TASKS,
-        target_sparsity=target, total_steps=total, seed=seed, device=torch.device("cpu"),
-    )
-
-    def calibration() -> Iterator[Batch]:
-        k = 10_000 + ctx.step * 100
-        while True:
-            k += 1
-            yield _batch(k)
-
-    def task_losses(batch: Batch) -> dict[str, torch.Tensor]:
-        out = model(batch["rgb"])
-        return {t: (out[t] - batch[t]).pow(2).mean() for t in TASKS}
-
-    ctx._calibration = calibration
-    ctx._task_losses = task_losses
-    return ctx
+    return tiny_ctx(target, seed, total)
 
 
 def build(slug: str, params: Any = None) -> PruningMethod:
     return discover()[slug](params if params is not None else FAST[slug])
-
-
-def train(method: PruningMethod, ctx: Context, start: int = 0, stop: int | None = None) -> None:
-    if start == 0:
-        method.prepare(ctx)
-    for step in range(start, stop if stop is not None else ctx.total_steps):
-        ctx.step = step
-        method.before_step(ctx)
-        losses = ctx.task_losses(_batch(step))
-        weights = method.loss_weights(ctx, {t: float(v.detach()) for t, v in losses.items()}) or {}
-        ctx.optimizer.zero_grad(set_to_none=True)
-        sum(weights.get(t, 1.0) * v for t, v in losses.items()).backward()  # type: ignore[union-attr]
-        method.after_backward(ctx)
-        ctx.optimizer.step()
-        ctx.step = step + 1
-        method.after_step(ctx)
-
-
-def n_prunable(ctx: Context) -> int:
-    return sum(w.weight.numel() for w in ctx.all_prunable())
 
 
 def full_run(
