@@ -239,3 +239,34 @@ def test_two_four_semi_structured_latency_on_cuda(snip_run: Path) -> None:
     assert "available" in entry
     if entry["available"]:
         assert entry["median_ms"] > 0 and entry["max_abs_diff"] < 0.1
+
+
+def test_latency_grid_measures_one_seed_and_lists_the_rest(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from bench.config import load_config
+    from bench.conformance import TINY, TINY_DATA
+    from bench.train.setup import prepared_root
+    from bench.typed import to_dict
+
+    tiny = tiny_config("snip", {}, tmp_path)
+    prepared_root(tiny)
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params.update(profile="tiny", profiles={"tiny": to_dict(TINY)}, synthetic=to_dict(TINY_DATA),
+                  data_root=tiny.data_root, runs_root=str(tmp_path / "runs"),
+                  reports_root=str(tmp_path / "reports"), methods=["snip"], sparsities=[0.9],
+                  seeds=[1, 0])
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    train_run(load_config(path), RunSpec("snip", 0.9, 1), TrainOptions(progress=False))
+    args = ["latency", "--grid", "--params", str(path), "--repeats", "2", "--warmup", "0"]
+    assert main(args) == 0  # the first seed of the grid: 1
+    payload = json.loads((tmp_path / "reports" / "latency.json").read_text())
+    assert payload["schema"] == "bench-latency-grid/1"
+    assert list(payload["runs"]) == ["synthetic/resnet34/snip/s0.9/seed1"]
+    assert payload["runs"]["synthetic/resnet34/snip/s0.9/seed1"]["method"] == "snip"
+    assert payload["skipped"] == {"synthetic/resnet34/dense/s0.0/seed1": "no result.json"}
+    assert "not measured: no result.json" in capsys.readouterr().out
+    assert main([*args, "--seed", "7"]) == 2  # not a seed of the grid
+    assert main(["latency"]) == 2 and main(["latency", str(tmp_path), "--grid"]) == 2

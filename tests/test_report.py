@@ -159,3 +159,47 @@ def test_reads_what_dvclive_writes(tmp_path: Path) -> None:
     (tsv.parent / "broken.tsv").write_text("garbage\n\x00\x01")
     assert read_metric(tmp_path, "sparsity/broken") is None
     assert json.loads(json.dumps(frame.to_dict()))  # plain values
+
+
+def _latency_entry(method: str, sparsity: float, csr_ms: float) -> dict[str, Any]:
+    return {
+        "method": method, "measured_sparsity": sparsity, "device_name": "test CPU", "threads": 1,
+        "input_size": [32, 32],
+        "macs": {"dense": 2.0e6, "sparse_theoretical": 2.0e6 * (1 - sparsity),
+                 "theoretical_speedup": 1 / (1 - sparsity) if sparsity else 1.0},
+        "paths": {"dense": {"available": True, "median_ms": 4.0, "speedup_vs_dense": 1.0},
+                  "sparse_csr": {"available": True, "median_ms": csr_ms, "speedup_vs_dense": 4.0 / csr_ms},
+                  "semi_structured_2to4": {"available": False, "note": "needs CUDA"}},
+        "verdict": "no speed-up: <b>stated</b>",
+    }
+
+
+def test_speed_section_shows_theoretical_and_measured_speed(tmp_path: Path) -> None:
+    runs, reports = tmp_path / "runs", tmp_path / "reports"
+    build_fixture_runs(runs, methods_json=reports / "methods.json")
+    lb = aggregate(runs, reports)
+    build_report(reports / "leaderboard.json", runs, reports / "site")
+    assert "Not measured: run <code>bench latency --grid</code>" in (reports / "site" / "index.html").read_text()
+
+    table = next(t for t in lb["tables"] if t["target_sparsity"] == 0.9)
+    snip = next(e for e in table["entries"] if e["method"] == "snip")
+    measured = {table["reference"]["runs"][0]["path"]: _latency_entry("dense", 0.0, 5.0),
+                snip["runs"][0]["path"]: _latency_entry("snip", 0.9, 8.0)}
+    (reports / "latency.json").write_text(json.dumps(
+        {"schema": "bench-latency-grid/1", "repeats": 3, "runs": measured, "skipped": {}}))
+    build_report(reports / "leaderboard.json", runs, reports / "site")
+    index = (reports / "site" / "index.html").read_text()
+    section = index[index.index("Does sparsity make it faster?"):index.index("<h3>Figures</h3>")]
+    assert "2.0 → 0.2 M (10.00×)" in section  # theoretical: MACs of the non-zero weights
+    assert "8.00 ms (0.50×)" in section and "4.00 ms" in section  # measured: a slow-down
+    assert "&lt;b&gt;stated&lt;/b&gt;" in section  # escaped like everything from a file
+    assert section.count("<tr><td>") == 2 and "test CPU" in section and "median of 3" in section
+
+
+def test_unreadable_latency_file_is_ignored_not_fatal(tmp_path: Path) -> None:
+    runs, reports = tmp_path / "runs", tmp_path / "reports"
+    build_fixture_runs(runs, methods_json=reports / "methods.json")
+    aggregate(runs, reports)
+    (reports / "latency.json").write_text("{not json")
+    build_report(reports / "leaderboard.json", runs, reports / "site")
+    assert "Not measured" in (reports / "site" / "index.html").read_text()

@@ -20,7 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "latency", help="dense vs sparse-kernel inference latency of a run → latency.json",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("run_dir", type=Path)
+    p.add_argument("run_dir", type=Path, nargs="?",
+                   help="a finished run directory (or --grid for the pipeline's runs)")
+    p.add_argument("--grid", action="store_true",
+                   help="every run of the params file's grid with --seed (dense included), "
+                   "one file for the report: --out (default reports/latency.json)")
+    p.add_argument("--params", default="params.yaml", help="the configuration file (with --grid)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="the seed measured with --grid (default: the grid's first seed)")
+    p.add_argument("--out", type=Path, default=None, help="where --grid writes its JSON")
     p.add_argument("--repeats", type=int, default=10, help="timed passes per path (default: 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed passes first (default: 2)")
     p.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
@@ -36,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.repeats < 1 or args.warmup < 0:
         raise ConfigError("--repeats must be ≥ 1 and --warmup ≥ 0")
+    if args.grid == (args.run_dir is not None):
+        raise ConfigError("give either RUN_DIR or --grid")
+    if args.grid:
+        return _grid(args)
     payload = measure_latency(args.run_dir, args.repeats, args.warmup,
                               tuple(args.input_size) if args.input_size else None, args.threads)
     path = write_latency(args.run_dir, payload)
@@ -59,4 +71,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:<22} {entry['median_ms']:>9.2f} ms  {entry['speedup_vs_dense']:.2f}× dense")
     print(f"  {payload['verdict']}")
     print(f"wrote {path}")
+    return 0
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from bench.config import load_config
+    from bench.errors import ConfigError
+    from bench.io import write_json_atomic
+    from bench.perf.latency import measure_grid
+    from bench.runs import grid, run_dir
+
+    config = load_config(args.params)
+    seed = config.seeds[0] if args.seed is None else args.seed
+    if seed not in config.seeds:
+        raise ConfigError(f"--seed {seed} is not one of the grid's seeds {list(config.seeds)}")
+    dirs = [run_dir(config, spec) for spec in grid(config) if spec.seed == seed]
+    payload = measure_grid(dirs, Path(config.runs_root), args.repeats, args.warmup, args.threads)
+    out = args.out or Path(config.reports_root) / "latency.json"
+    write_json_atomic(out, payload)
+    for key, entry in payload["runs"].items():
+        print(f"{key:<55} {entry['verdict']}")
+    for key, why in payload["skipped"].items():
+        print(f"{key:<55} not measured: {why}")
+    print(f"wrote {out}")
     return 0

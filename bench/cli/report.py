@@ -19,12 +19,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--methods", default=None,
                         help="method descriptions {slug: {description, paper, params}} "
                         "(default: methods.json next to the leaderboard, optional)")
+    parser.add_argument("--latency", default=None,
+                        help="measured latency from `bench latency --grid` (default: "
+                        "latency.json next to the leaderboard, optional)")
     parser.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
     from bench.report import build_report
 
-    index = build_report(args.leaderboard, args.runs, args.out, args.methods)
+    index = build_report(args.leaderboard, args.runs, args.out, args.methods, args.latency)
     print(f"report -> {index}")
     return 0

@@ -16,6 +16,7 @@ import jinja2
 from bench.errors import ConfigError
 from bench.report.labels import safe_name
 from bench.report.site import SiteBuilder, read_methods_json
+from bench.report.speed import read_latency
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO_ROOT / "reports" / "templates"
@@ -58,17 +59,21 @@ def build_report(
     runs_root: str | Path,
     out_dir: str | Path,
     methods_json: str | Path | None = None,
+    latency_json: str | Path | None = None,
 ) -> Path:
     """Write the site into `out_dir`; returns the path of its index.html.
 
-    `methods_json` defaults to `methods.json` next to the leaderboard (optional file).
+    `methods_json` and `latency_json` default to `methods.json` and `latency.json` next to the
+    leaderboard (optional files).
     """
     leaderboard_path = Path(leaderboard_path)
     leaderboard = read_leaderboard(leaderboard_path)
     info_path = Path(methods_json) if methods_json else leaderboard_path.parent / "methods.json"
     site = Path(out_dir)
     _prepare(site)
-    builder = SiteBuilder(leaderboard, Path(runs_root), site, read_methods_json(info_path))
+    latency_path = Path(latency_json) if latency_json else leaderboard_path.parent / "latency.json"
+    builder = SiteBuilder(leaderboard, Path(runs_root), site, read_methods_json(info_path),
+                          read_latency(latency_path))
     env = environment()
     common = {"generated_at": leaderboard["generated_at"], "counts": leaderboard["counts"],
               "provenance": leaderboard["provenance"], "rules": leaderboard["rules"]}

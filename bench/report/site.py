@@ -18,6 +18,7 @@ from bench.report.figures import (
     training_curves,
 )
 from bench.report.labels import cell, dom_id, fmt, safe_name
+from bench.report.speed import speed_view
 from bench.report.tables import table_view
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,10 @@ class SiteBuilder:
     """Builds the figures once and the context of each page."""
 
     def __init__(self, leaderboard: dict[str, Any], runs_root: Path, site_dir: Path,
-                 methods_info: dict[str, dict[str, Any]]) -> None:
+                 methods_info: dict[str, dict[str, Any]],
+                 latency: dict[str, Any] | None = None) -> None:
         self.lb = leaderboard
+        self.latency = latency
         self.runs_root = runs_root
         self.methods = all_methods(leaderboard)
         self.info = methods_info
@@ -116,6 +119,7 @@ class SiteBuilder:
                             "view": table_view(t, method_href),
                             "bars": sparsity_bars(self.writer, name, t)} for t in tables],
                 "dynamics": [self._dynamics(name, m) for m in adaptive],
+                "speed": speed_view(self.latency, tables, method_href),
             })
         methods = [{"slug": m, "href": method_href(m),
                     "description": value_text(self.info.get(m, {}).get("description", ""))}
