@@ -75,5 +75,5 @@ def speed_view(latency: dict[str, Any] | None, tables: list[dict[str, Any]],
         return None
     first = next(iter(runs.values()))
     return {"rows": rows, "missing": missing, "device": first["device_name"],
-            "threads": first["threads"], "input": "×".join(map(str, first["input_size"])),
+            "input": "×".join(map(str, first["input_size"])),
             "repeats": latency["repeats"]}
