@@ -242,3 +242,19 @@ def test_layer_macs_falls_back_to_a_real_pass() -> None:
             return super().forward(x * self.scale)
 
     assert layer_macs(WithPlainTensor(), (8, 8)) == layer_macs(TinyNet(), (8, 8))
+
+
+def test_head_dropout_is_inverted_dropout_at_p() -> None:
+    from bench.models.heads import Dropout
+
+    drop = Dropout(0.5)
+    x = torch.ones(64, 32, 8, 8)
+    y = drop.train()(x)
+    kept = y != 0
+    assert 0.48 < float(kept.float().mean()) < 0.52
+    assert torch.all(y[kept] == 2.0)  # survivors scaled by 1 / (1 − p)
+    assert torch.equal(drop.eval()(x), x)
+    torch.manual_seed(3)
+    a = Dropout(0.5).train()(x)
+    torch.manual_seed(3)
+    assert torch.equal(a, Dropout(0.5).train()(x))  # the global generator: resumable

