@@ -14,6 +14,7 @@ from fixtures.results import (
     XSS_SCRIPT,
     build_fixture_runs,
     built_fixture_site,
+    latency_entry,
     write_run,
 )
 
@@ -161,19 +162,6 @@ def test_reads_what_dvclive_writes(tmp_path: Path) -> None:
     assert json.loads(json.dumps(frame.to_dict()))  # plain values
 
 
-def _latency_entry(method: str, sparsity: float, csr_ms: float) -> dict[str, Any]:
-    return {
-        "method": method, "measured_sparsity": sparsity, "device_name": "test CPU", "threads": 1,
-        "input_size": [32, 32],
-        "macs": {"dense": 2.0e6, "sparse_theoretical": 2.0e6 * (1 - sparsity),
-                 "theoretical_speedup": 1 / (1 - sparsity) if sparsity else 1.0},
-        "paths": {"dense": {"available": True, "median_ms": 4.0, "speedup_vs_dense": 1.0},
-                  "sparse_csr": {"available": True, "median_ms": csr_ms, "speedup_vs_dense": 4.0 / csr_ms},
-                  "semi_structured_2to4": {"available": False, "note": "needs CUDA"}},
-        "verdict": "no speed-up: <b>stated</b>",
-    }
-
-
 def test_speed_section_shows_theoretical_and_measured_speed(tmp_path: Path) -> None:
     runs, reports = tmp_path / "runs", tmp_path / "reports"
     build_fixture_runs(runs, methods_json=reports / "methods.json")
@@ -183,8 +171,8 @@ def test_speed_section_shows_theoretical_and_measured_speed(tmp_path: Path) -> N
 
     table = next(t for t in lb["tables"] if t["target_sparsity"] == 0.9)
     snip = next(e for e in table["entries"] if e["method"] == "snip")
-    measured = {table["reference"]["runs"][0]["path"]: _latency_entry("dense", 0.0, 5.0),
-                snip["runs"][0]["path"]: _latency_entry("snip", 0.9, 8.0)}
+    measured = {table["reference"]["runs"][0]["path"]: latency_entry("dense", 0.0, 5.0),
+                snip["runs"][0]["path"]: latency_entry("snip", 0.9, 8.0)}
     (reports / "latency.json").write_text(json.dumps(
         {"schema": "bench-latency-grid/1", "repeats": 3, "runs": measured, "skipped": {}}))
     build_report(reports / "leaderboard.json", runs, reports / "site")

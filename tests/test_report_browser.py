@@ -141,6 +141,9 @@ def test_index_tables_figures_and_invalid_runs(browser: Any, site: dict[str, Any
     assert sum("delta-t-vs-sparsity" in s for s in srcs) == 1
     assert sum("sparsity-by-component" in s for s in srcs) == len(tables)
     assert sum("sparsity-dynamics" in s for s in srcs) == 1
+    speed = page.locator("table.speed")  # theoretical MACs beside measured latency
+    assert speed.count() == 1 and speed.locator("tbody tr").count() == 3
+    assert "(0.80×)" in speed.inner_text() and "(1.33×)" in speed.inner_text()
     invalid = page.locator("#invalid").inner_text()
     assert "imp/s0.90/seed0" in invalid and "non-finite loss at step 17" in invalid
     assert XSS_SCRIPT in page.locator("#methods").inner_text()
