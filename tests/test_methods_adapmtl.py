@@ -8,9 +8,19 @@ from typing import Any
 
 import pytest
 import torch
-from fixtures.tiny_mtl import TASKS, n_prunable, one_thread, tiny_ctx, train, zeros
+from fixtures.tiny_mtl import (
+    TASKS,
+    assert_same_weights,
+    checkpoint,
+    n_prunable,
+    one_thread,
+    restore,
+    tiny_ctx,
+    train,
+    zeros,
+)
 
-from bench.method import Context, PruningMethod
+from bench.method import Context
 from bench.registry import broken, discover
 from methods._adapmtl import AdapMTLBase, AdapMTLParams
 from methods._adapmtl_parts import SoftThreshold, TaskWeighting
@@ -160,13 +170,6 @@ def test_task_weights_and_logs(slug: str) -> None:
     assert "weight_decay/threshold" in logged and "weight_decay/weights" in logged
 
 
-def _snapshot(ctx: Context, method: PruningMethod) -> dict[str, Any]:
-    import copy
-
-    state = {"model": ctx.model.state_dict(), "optimizer": ctx.optimizer.state_dict(), "method": method.state_dict()}
-    return {**copy.deepcopy(state), "rng": torch.get_rng_state()}  # dropout draws from it
-
-
 @pytest.mark.parametrize(
     ("slug", "stop"),  # before and after the freeze
     [("adapmtl", 15), ("adapmtl", 30), ("adapmtl_shared_threshold", 15), ("adapmtl_equal_weights", 30)],
@@ -177,18 +180,14 @@ def test_resume_is_identical(slug: str, stop: int) -> None:
     method = build(slug)
     method.setup(ctx)
     train(method, ctx, stop=stop)
-    saved = _snapshot(ctx, method)
+    saved = checkpoint(ctx, method)
     ctx2 = make_ctx(0.9, seed=1)
     resumed = build(slug)
-    resumed.setup(ctx2)  # as the loop: setup, then the checkpoint in this order
-    ctx2.model.load_state_dict(saved["model"])
-    ctx2.optimizer.load_state_dict(saved["optimizer"])
-    resumed.load_state_dict(saved["method"])
-    torch.set_rng_state(saved["rng"])
+    resumed.setup(ctx2)
+    restore(ctx2, resumed, saved)
     train(resumed, ctx2, start=stop)
     resumed.finalize(ctx2)
-    a, b = reference.model.state_dict(), ctx2.model.state_dict()
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_weights(reference, ctx2)
     assert reference.cost.notes == ctx2.cost.notes
 
 

@@ -9,7 +9,17 @@ from typing import Any
 
 import pytest
 import torch
-from fixtures.tiny_mtl import TASKS, n_prunable, one_thread, tiny_ctx, train, zeros
+from fixtures.tiny_mtl import (
+    TASKS,
+    assert_same_weights,
+    checkpoint,
+    n_prunable,
+    one_thread,
+    restore,
+    tiny_ctx,
+    train,
+    zeros,
+)
 
 from bench.method import Context, PruningMethod
 from bench.registry import broken, discover
@@ -82,31 +92,14 @@ def test_resume_is_identical(slug: str, split: int) -> None:
     method = build(slug)
     method.setup(ctx)
     train(method, ctx, 0, split)
-    ckpt: dict[str, Any] = copy.deepcopy(
-        {
-            "model": ctx.model.state_dict(),
-            "optimizer": ctx.optimizer.state_dict(),
-            "method": method.state_dict(),
-            "cost": ctx.cost,
-            "rng": torch.get_rng_state(),
-        }
-    )
-    torch.manual_seed(12345)  # the resumed process starts with other RNG state
-
+    saved = checkpoint(ctx, method)
     resumed = make_ctx(0.9, seed=1)
     method = build(slug)
     method.setup(resumed)
-    resumed.model.load_state_dict(ckpt["model"])
-    resumed.optimizer.load_state_dict(ckpt["optimizer"])
-    method.load_state_dict(ckpt["method"])
-    resumed.cost = ckpt["cost"]
-    torch.set_rng_state(ckpt["rng"])
+    restore(resumed, method, saved)
     train(method, resumed, split)
     method.finalize(resumed)
-    for (k, va), vb in zip(
-        straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
-    ):
-        assert torch.equal(va, vb), k
+    assert_same_weights(straight, resumed)
     assert straight.cost == resumed.cost
 
 
