@@ -28,6 +28,11 @@ import torch
 from bench.masks import Masks
 from bench.method import Context, PrunableWeight
 
+PAPER = (
+    "Sun, Hassani, Wang, Huang, Shi. DiSparse: Disentangled Sparsification for Multitask "
+    "Model Compression. CVPR 2022"
+)
+
 Scores = dict[str, torch.Tensor]  # PrunableWeight.name -> score, same shape as the weight
 
 

@@ -40,7 +40,7 @@ import torch
 
 from bench.masks import MaskedMethod
 from bench.method import Context
-from methods._disparse import kept_count, per_task_gradients
+from methods._disparse import PAPER, kept_count, per_task_gradients
 
 Shapes = Mapping[str, tuple[int, ...]]  # torch.Size is a tuple
 
@@ -154,10 +154,7 @@ def drop_and_grow(
 class DisparseDynamic(MaskedMethod):
     slug = "disparse_dynamic"
     description = "DiSparse dynamic: ERK sparse training, magnitude drop, per-task union regrowth"
-    paper = (
-        "Sun, Hassani, Wang, Huang, Shi. DiSparse: Disentangled Sparsification for Multitask "
-        "Model Compression. CVPR 2022"
-    )
+    paper = PAPER
     Params = DisparseDynamicParams
 
     def interval(self, ctx: Context) -> int:

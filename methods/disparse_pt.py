@@ -28,6 +28,7 @@ from typing import Any, Literal
 from bench.masks import MaskedMethod
 from bench.method import Context
 from methods._disparse import (
+    PAPER,
     kept_count,
     per_task_connection_saliency,
     per_task_magnitude,
@@ -54,10 +55,7 @@ class DisparsePtParams:
 class DisparsePt(MaskedMethod):
     slug = "disparse_pt"
     description = "DiSparse PT: dense pre-training, per-task union-arbiter pruning, fine-tuning"
-    paper = (
-        "Sun, Hassani, Wang, Huang, Shi. DiSparse: Disentangled Sparsification for Multitask "
-        "Model Compression. CVPR 2022"
-    )
+    paper = PAPER
     Params = DisparsePtParams
 
     def __init__(self, params: Any = None) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from bench.masks import MaskedMethod
 from bench.method import Context
-from methods._disparse import kept_count, per_task_connection_saliency, union_arbiter
+from methods._disparse import PAPER, kept_count, per_task_connection_saliency, union_arbiter
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,7 @@ class DisparseStaticParams:
 class DisparseStatic(MaskedMethod):
     slug = "disparse_static"
     description = "DiSparse static: per-task |g_t·w| at init, union arbiter over the backbone"
-    paper = (
-        "Sun, Hassani, Wang, Huang, Shi. DiSparse: Disentangled Sparsification for Multitask "
-        "Model Compression. CVPR 2022"
-    )
+    paper = PAPER
     Params = DisparseStaticParams
 
     def prepare(self, ctx: Context) -> None:
