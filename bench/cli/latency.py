@@ -78,7 +78,7 @@ def _grid(args: argparse.Namespace) -> int:
     from bench.config import load_config
     from bench.errors import ConfigError
     from bench.io import write_json_atomic
-    from bench.perf.latency import measure_grid
+    from bench.perf.latency_grid import measure_grid
     from bench.runs import grid, run_dir
 
     config = load_config(args.params)

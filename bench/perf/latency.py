@@ -285,24 +285,3 @@ def write_latency(run_dir: Path, payload: dict[str, Any]) -> Path:
     write_json_atomic(path, payload)
     return path
 
-
-GRID_SCHEMA = "bench-latency-grid/1"
-
-
-def measure_grid(run_dirs: list[Path], runs_root: Path, repeats: int, warmup: int,
-                 threads: int | None) -> dict[str, Any]:
-    """`measure_latency` for each finished run; the others are listed with the reason."""
-    from bench.provenance import now_iso
-
-    runs: dict[str, Any] = {}
-    skipped: dict[str, str] = {}
-    for run_dir in run_dirs:
-        key = run_dir.relative_to(runs_root).as_posix()
-        result_path = run_dir / "result.json"
-        status = json.loads(result_path.read_text()).get("status") if result_path.exists() else None
-        if status != "ok":
-            skipped[key] = "no result.json" if status is None else f"run status {status}"
-            continue
-        runs[key] = measure_latency(run_dir, repeats, warmup, None, threads)
-    return {"schema": GRID_SCHEMA, "created_at": now_iso(), "runs_root": str(runs_root),
-            "repeats": repeats, "warmup": warmup, "runs": runs, "skipped": skipped}

@@ -10,10 +10,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from bench.perf.latency_grid import GRID_SCHEMA
 from bench.report.labels import fmt
 
 log = logging.getLogger(__name__)
-GRID_SCHEMA = "bench-latency-grid/1"
 
 
 def read_latency(path: Path | None) -> dict[str, Any] | None:
