@@ -123,8 +123,8 @@ def test_a_failing_method_is_reported_not_fatal(tmp_path: Path, monkeypatch: pyt
     assert report.ok("dense") and "failed" in report.table()
 
 
-def test_perf_cli_prints_the_table_and_writes_json(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def tiny_params_file(tmp_path: Path, **changes: Any) -> Path:
+    """params.yaml with the tiny profile and dataset (rendered once per session), changed."""
     import yaml
 
     from bench.conformance import TINY, TINY_DATA
@@ -132,13 +132,20 @@ def test_perf_cli_prints_the_table_and_writes_json(tmp_path: Path,
     from bench.typed import to_dict
 
     tiny = tiny_config("random", {}, tmp_path)
-    prepared_root(tiny)  # the shared tiny dataset, rendered once per session
+    prepared_root(tiny)
     params = yaml.safe_load(Path("params.yaml").read_text())
     params.update(profile="tiny", profiles={"tiny": to_dict(TINY)}, synthetic=to_dict(TINY_DATA),
-                  data_root=tiny.data_root, methods=[])
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+                  data_root=tiny.data_root, **changes)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_perf_cli_prints_the_table_and_writes_json(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = tiny_params_file(tmp_path, methods=[])
     out = tmp_path / "perf.json"
-    assert main(["perf", "--params", str(tmp_path / "params.yaml"), "--methods", "random",
+    assert main(["perf", "--params", str(path), "--methods", "random",
                  "--sparsity", "0.5", "--steps", "2", "--chunk", "2", "--out", str(out)]) == 0
     assert "random" in capsys.readouterr().out
     payload = json.loads(out.read_text())
@@ -243,22 +250,11 @@ def test_two_four_semi_structured_latency_on_cuda(snip_run: Path) -> None:
 
 def test_latency_grid_measures_one_seed_and_lists_the_rest(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import yaml
-
     from bench.config import load_config
-    from bench.conformance import TINY, TINY_DATA
-    from bench.train.setup import prepared_root
-    from bench.typed import to_dict
 
-    tiny = tiny_config("snip", {}, tmp_path)
-    prepared_root(tiny)
-    params = yaml.safe_load(Path("params.yaml").read_text())
-    params.update(profile="tiny", profiles={"tiny": to_dict(TINY)}, synthetic=to_dict(TINY_DATA),
-                  data_root=tiny.data_root, runs_root=str(tmp_path / "runs"),
-                  reports_root=str(tmp_path / "reports"), methods=["snip"], sparsities=[0.9],
-                  seeds=[1, 0])
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
+    path = tiny_params_file(tmp_path, runs_root=str(tmp_path / "runs"),
+                            reports_root=str(tmp_path / "reports"), methods=["snip"],
+                            sparsities=[0.9], seeds=[1, 0])
     train_run(load_config(path), RunSpec("snip", 0.9, 1), TrainOptions(progress=False))
     args = ["latency", "--grid", "--params", str(path), "--repeats", "2", "--warmup", "0"]
     assert main(args) == 0  # the first seed of the grid: 1
