@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,11 @@ from bench.report.figures import (
     sparsity_dynamics,
     training_curves,
 )
+from bench.report.inputs import read_json_object
 from bench.report.labels import cell, dom_id, fmt, safe_name
 from bench.report.speed import speed_view
 from bench.report.tables import table_view
 
-log = logging.getLogger(__name__)
 ADAPMTL_PREFIX = "adapmtl"
 
 
@@ -35,16 +34,7 @@ def value_text(value: Any) -> str:
 
 def read_methods_json(path: Path | None) -> dict[str, dict[str, Any]]:
     """`{slug: {description, paper, params}}` written by the pipeline; optional, checked."""
-    if path is None or not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        log.warning("ignoring %s: %s", path, exc)
-        return {}
-    if not isinstance(data, dict):
-        log.warning("ignoring %s: not a JSON object", path)
-        return {}
+    data = read_json_object(path) or {}
     return {str(k): v for k, v in data.items() if isinstance(v, dict)}
 
 

@@ -5,12 +5,12 @@ not measure is left out of the table, and the table says so."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from bench.perf.latency_grid import GRID_SCHEMA
+from bench.report.inputs import read_json_object
 from bench.report.labels import fmt
 
 log = logging.getLogger(__name__)
@@ -18,14 +18,8 @@ log = logging.getLogger(__name__)
 
 def read_latency(path: Path | None) -> dict[str, Any] | None:
     """The latency grid file, or None when there is none (or it cannot be read: logged)."""
-    if path is None or not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        log.warning("ignoring %s: %s", path, exc)
-        return None
-    if not isinstance(data, dict) or data.get("schema") != GRID_SCHEMA:
+    data = read_json_object(path)
+    if data is not None and data.get("schema") != GRID_SCHEMA:
         log.warning("ignoring %s: not a `bench latency --grid` file", path)
         return None
     return data
