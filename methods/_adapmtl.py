@@ -52,7 +52,6 @@ class AdapMTLBase(PruningMethod):
         self.last_sparsity = 0.0
         self.integral = 0.0
         self.weight_decay_now = 0.0
-        self.held: list[str] = []  # thresholds no longer trained (target reached)
         self.capped: list[str] = []  # components at their density floor at the last measurement
         self.cap_events: dict[str, int] = {}  # how often each component was set back
 
@@ -155,7 +154,7 @@ class AdapMTLBase(PruningMethod):
 
     def _control(self, step: int, target: float) -> None:
         """Set the decay λ on s: λ·mean|s_c| = mean ḡ_c + push·mean RMS(g_c), over the
-        thresholds still trained.
+        thresholds.
 
         ḡ_c is the loss gradient on s_c (EMA): at push = 0 decay and loss balance and the
         thresholds stand still on average, each one rising or falling with its own loss
@@ -175,9 +174,8 @@ class AdapMTLBase(PruningMethod):
             push = p.controller_gain * (min(1.0, error) + self.integral)
             self.weight_decay_now = p.weight_decay
         ema = self._grad_ema / (1.0 - (1.0 - 1.0 / p.gradient_ema_steps) ** max(1, self._grad_count))
-        active = [i for i, g in enumerate(self.thresholds) if g not in self.held]
-        mean, rms = ema[0, active].mean(), ema[1, active].sqrt().mean()
-        s_abs = torch.stack([s.detach().abs() for s in self.thresholds.values()])[active].mean()
+        mean, rms = ema[0].mean(), ema[1].sqrt().mean()
+        s_abs = torch.stack([s.detach().abs() for s in self.thresholds.values()]).mean()
         self.decay = max(0.0, float((mean + push * rms) / s_abs.clamp_min(1e-6)))
         log = self.decay_log or [0.0, 0, self.decay, self.decay]
         self.decay_log = [log[0] + self.decay, log[1] + 1, min(log[2], self.decay), max(log[3], self.decay)]
@@ -195,18 +193,12 @@ class AdapMTLBase(PruningMethod):
         self.weight_decay_now = 0.0
         self.reached_step = step
         self.decay_at_target = self.decay
-        self._apply_freeze()
+        self._stop_thresholds()
 
-    def _apply_freeze(self) -> None:
-        for group in self.thresholds:
-            self._hold(group)
-
-    def _hold(self, group: str) -> None:
-        if group not in self.held:
-            self.held.append(group)
-        s = self.thresholds[group]
-        s.requires_grad_(False)  # no gradient, so Adam (decay, momentum) leaves s alone
-        s.grad = None
+    def _stop_thresholds(self) -> None:
+        for s in self.thresholds.values():
+            s.requires_grad_(False)  # no gradient, so Adam (decay, momentum) leaves s alone
+            s.grad = None
 
     @torch.no_grad()
     def _cap(self, component: str, cap: float) -> None:
@@ -276,7 +268,6 @@ class AdapMTLBase(PruningMethod):
             "decay_at_target": self.decay_at_target,
             "last_sparsity": self.last_sparsity,
             "integral": self.integral,
-            "held": list(self.held),
             "capped": list(self.capped),
             "cap_events": dict(self.cap_events),
             "weight_decay_now": self.weight_decay_now,
@@ -303,5 +294,5 @@ class AdapMTLBase(PruningMethod):
         self._set_group()
         self.capped = list(state["capped"])
         self.cap_events = dict(state["cap_events"])
-        for group in state["held"]:
-            self._hold(group)
+        if self.frozen:
+            self._stop_thresholds()
