@@ -11,10 +11,9 @@ import torch
 from fixtures.tiny_mtl import (
     TASKS,
     assert_same_weights,
-    checkpoint,
     n_prunable,
     one_thread,
-    restore,
+    run_with_resume,
     tiny_ctx,
     train,
     zeros,
@@ -176,26 +175,15 @@ def test_task_weights_and_logs(slug: str) -> None:
 )
 def test_resume_is_identical(slug: str, stop: int) -> None:
     _, reference = full_run(slug, 0.9, seed=1)
-    ctx = make_ctx(0.9, seed=1)
-    method = build(slug)
-    method.setup(ctx)
-    train(method, ctx, stop=stop)
-    saved = checkpoint(ctx, method)
-    ctx2 = make_ctx(0.9, seed=1)
-    resumed = build(slug)
-    resumed.setup(ctx2)
-    restore(ctx2, resumed, saved)
-    train(resumed, ctx2, start=stop)
-    resumed.finalize(ctx2)
-    assert_same_weights(reference, ctx2)
-    assert reference.cost.notes == ctx2.cost.notes
+    resumed = run_with_resume(make_ctx, build, slug, stop)
+    assert_same_weights(reference, resumed)
+    assert reference.cost.notes == resumed.cost.notes
 
 
 def test_deterministic() -> None:
     _, a = full_run("adapmtl", 0.9, seed=3)
     _, b = full_run("adapmtl", 0.9, seed=3)
-    sa, sb = a.model.state_dict(), b.model.state_dict()
-    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert_same_weights(a, b)
 
 
 def test_density_floors_set_runaway_components_back() -> None:

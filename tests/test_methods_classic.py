@@ -12,10 +12,9 @@ import torch
 from fixtures.tiny_mtl import (
     TASKS,
     assert_same_weights,
-    checkpoint,
     n_prunable,
     one_thread,
-    restore,
+    run_with_resume,
     tiny_ctx,
     train,
     zeros,
@@ -76,10 +75,7 @@ def test_exact_sparsity_and_masks_hold(slug: str, target: float) -> None:
 def test_deterministic(slug: str) -> None:
     _, a = full_run(slug, 0.9, seed=3)
     _, b = full_run(slug, 0.9, seed=3)
-    for (k, va), vb in zip(
-        a.model.state_dict().items(), b.model.state_dict().values(), strict=True
-    ):
-        assert torch.equal(va, vb), k
+    assert_same_weights(a, b)
     assert a.cost == b.cost
 
 
@@ -87,18 +83,7 @@ def test_deterministic(slug: str) -> None:
 @pytest.mark.parametrize("slug", SLUGS)
 def test_resume_is_identical(slug: str, split: int) -> None:
     _, straight = full_run(slug, 0.9, seed=1)
-
-    ctx = make_ctx(0.9, seed=1)
-    method = build(slug)
-    method.setup(ctx)
-    train(method, ctx, 0, split)
-    saved = checkpoint(ctx, method)
-    resumed = make_ctx(0.9, seed=1)
-    method = build(slug)
-    method.setup(resumed)
-    restore(resumed, method, saved)
-    train(method, resumed, split)
-    method.finalize(resumed)
+    resumed = run_with_resume(make_ctx, build, slug, split)
     assert_same_weights(straight, resumed)
     assert straight.cost == resumed.cost
 
