@@ -22,7 +22,7 @@ DEFAULT_PARAMS = Path("params.yaml")
 
 @dataclass(frozen=True)
 class Profile:
-    """A training recipe (SPEC §4), scaled for a machine."""
+    """A training recipe (docs/protocol.md §4), scaled for a machine."""
 
     width_mult: float = 1.0
     iterations: int = 20000
@@ -62,7 +62,7 @@ class Profile:
 
 @dataclass(frozen=True)
 class SyntheticData:
-    """Size of the embedded procedural dataset (SPEC §7)."""
+    """Size of the embedded procedural dataset (docs/protocol.md §7)."""
 
     height: int = 64
     width: int = 64

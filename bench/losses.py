@@ -1,8 +1,8 @@
-"""Per-task training losses (SPEC §1).
+"""Per-task training losses (docs/protocol.md §1).
 
 Heads answer at feature resolution (H/8 or H/32); every loss first upsamples the prediction to
 the label's size with bilinear interpolation (align_corners=False) — the public code upsamples
-logits with nearest neighbour (SPEC §8.4), which we do not copy.
+logits with nearest neighbour (docs/protocol.md §8.4), which we do not copy.
 
 Losses are computed in float32 with autocast switched off, so a bf16 forward pass gives the same
 loss as an fp32 one up to the rounding of the prediction itself. A batch without a single valid

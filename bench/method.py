@@ -63,7 +63,7 @@ class PrunableWeight:
 
 @dataclass
 class Cost:
-    """Work a method does beyond the plain training steps (SPEC: cost honesty)."""
+    """Work a method does beyond the plain training steps (docs/protocol.md §9: cost honesty)."""
 
     extra_forward_backward: int = 0  # saliency / calibration passes, counted in batches
     rounds: int = 0  # pruning rounds (IMP, LTH) or mask updates (dynamic sparse training)

@@ -1,4 +1,4 @@
-"""The multi-task score ΔT against a dense reference (SPEC §2).
+"""The multi-task score ΔT against a dense reference (docs/protocol.md §2).
 
     ΔT_i = 100 · Σ_j (−1)^{l_j} (M_j − M_ref,j) / M_ref,j      (a sum over task i's metrics)
     ΔT   = mean_i ΔT_i

@@ -1,4 +1,4 @@
-"""Task names, metric directions and which metrics enter ΔT (SPEC §1).
+"""Task names, metric directions and which metrics enter ΔT (docs/protocol.md §1).
 
 This module is the one `MetricSpec` table: ΔT, the aggregate and the report all read it, so a
 metric's direction is written down exactly once.
@@ -45,7 +45,7 @@ METRICS: tuple[MetricSpec, ...] = (
 
 _BY_KEY = {(m.task, m.key): m for m in METRICS}
 
-# Which metrics count in ΔT, per scoring rule (SPEC §1). Synthetic task sets use the rule of
+# Which metrics count in ΔT, per scoring rule (docs/protocol.md §1). Synthetic task sets use the rule of
 # the dataset they imitate.
 DELTA_T_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
     "nyu": {
@@ -71,7 +71,7 @@ def metric_spec(task: str, key: str) -> MetricSpec:
 
 
 def output_channels(task: str, num_classes: int) -> int:
-    """Channels of a task head's output (SPEC §1)."""
+    """Channels of a task head's output (docs/protocol.md §1)."""
     if task == "segment_semantic":
         return num_classes
     if task == "normal":

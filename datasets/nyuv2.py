@@ -1,4 +1,4 @@
-"""NYU-v2, AdaShare 3-task release (SPEC §7): fetch, verify, register and prepare.
+"""NYU-v2, AdaShare 3-task release (docs/protocol.md §7): fetch, verify, register and prepare.
 
 Raw layout under the data root: `nyu_v2_3task.json` (`{"train": [[img, seg, normal, depth],
 ...], "test": [...]}`, paths relative to the root), `img/<id>.png` (8-bit RGB, white border),

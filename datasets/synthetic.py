@@ -1,4 +1,4 @@
-"""The embedded synthetic datasets (SPEC §7 "Synthetic"), written in the prepared format.
+"""The embedded synthetic datasets (docs/protocol.md §7 "Synthetic"), written in the prepared format.
 
 `synthetic` carries the NYU-v2 task set, `synthetic_taskonomy` the five Taskonomy tasks; both
 render the same scenes for the same seed (datasets/synthetic_scenes.py). Sample `i` of split

@@ -6,7 +6,7 @@ Gaussian integration window of sigma 2 px). Two earlier choices failed a learnab
 Harris on the untextured geometry (1-2 px specks that the texture hides; a small CNN never beat
 the constant predictor) and a 1 px window (too sparse: a network with output stride 8, as the
 benchmark's, is best off predicting -1 everywhere under L1). The clip constants play the role of
-Taskonomy's fixed clips (SPEC §1: edges [0, 0.08], keypoints [0, 0.005] of raw/2^16): one
+Taskonomy's fixed clips (docs/protocol.md §1: edges [0, 0.08], keypoints [0, 0.005] of raw/2^16): one
 scale for every image, then rescaled to [-1, 1], so flat regions sit at -1. They are tuned for
 64×64 images (about half of the pixels above -1 for keypoints, two thirds for edges, mostly
 weakly); at other sizes the per-pixel gradients and so the statistics change."""

@@ -1,4 +1,4 @@
-"""Procedural indoor scenes for the embedded synthetic datasets (SPEC §7 "Synthetic").
+"""Procedural indoor scenes for the embedded synthetic datasets (docs/protocol.md §7 "Synthetic").
 
 A scene is a box room (floor, ceiling, back and side walls) seen by a pinhole camera standing
 near its front, with furniture in it (datasets/synthetic_furniture.py). Every pixel is
@@ -15,7 +15,7 @@ Conventions:
   on class boundaries, as hand labelling leaves them.
 - `edge_texture` (Sobel gradient magnitude) and `keypoints2d` (Harris corner response) are
   computed from the noise-free rendered luminance, as Taskonomy's are 2-D image operators
-  (datasets/synthetic_maps.py), then clipped and rescaled to [-1, 1] (SPEC §1).
+  (datasets/synthetic_maps.py), then clipped and rescaled to [-1, 1] (docs/protocol.md §1).
 
 A scene depends only on the numpy Generator it is given; procedural textures use an integer
 hash, so the same seed gives the same arrays.

@@ -1,6 +1,6 @@
-"""Tiny-Taskonomy (SPEC §7): fetch (Omnidata downloader + StanfordVL assets), register, prepare.
+"""Tiny-Taskonomy (docs/protocol.md §7): fetch (Omnidata downloader + StanfordVL assets), register, prepare.
 
-Encodings applied at prepare (SPEC §1/§7), every map resized to 256×256:
+Encodings applied at prepare (docs/protocol.md §1/§7), every map resized to 256×256:
 - rgb: 8-bit RGB, bilinear (antialiased) resize.
 - segment_semantic: 0 = uncertain → 1, then −1, giving 17 classes 0..16; 8- and 16-bit files
   accepted (bit depth unconfirmed); values above 17 → 255 (ignore) with a report warning.

@@ -1,4 +1,4 @@
-"""Tiny-Taskonomy raw copies (SPEC §7): the two layouts, the building split, the semseg prior.
+"""Tiny-Taskonomy raw copies (docs/protocol.md §7): the two layouts, the building split, the semseg prior.
 
 Layouts (both accepted; `detect_layout` says which one it found):
 - `omnidata`: `<root>/<domain>/taskonomy/<building>/point_<i>_view_<j>_domain_<suffix>.png`
@@ -38,7 +38,7 @@ SPLIT_CSV_SHA256 = "4e7b6d2d648ab8b41686905d77f4e2f0127aac2ae6f04e274b88fcf1b4e7
 SPLITS_ZIP_SHA256 = "58e353198de5b85feb4f51b81762bd43bb9aaacc17879d4ce58270900770c0c5"
 PRIOR_SHA256 = "44dbd6fe7b9a7e04009d95367f43d9435f529adb89147826a2b7b036ce6be171"
 NUM_CLASSES = 17
-# SPEC §7: the tiny split, used when the CSV is absent and to cross-check it.
+# docs/protocol.md §7: the tiny split, used when the CSV is absent and to cross-check it.
 TINY_SPLIT: dict[str, tuple[str, ...]] = {
     "train": ("hanson", "merom", "klickitat", "onaga", "leonardo", "marstons", "newfields",
               "pinesdale", "lakeville", "cosmos", "benevolence", "pomaria", "tolstoy",
@@ -121,15 +121,15 @@ def load_splits(root: Path) -> tuple[dict[str, list[str]], dict[str, Any]]:
     path = root / SPLIT_CSV
     if not path.exists():
         return ({s: list(b) for s, b in TINY_SPLIT.items()},
-                {"split_source": "built-in (SPEC §7)",
-                 "warnings": [f"{SPLIT_CSV} not found in {root}; used the tiny split of SPEC §7"]})
+                {"split_source": "built-in (docs/protocol.md §7)",
+                 "warnings": [f"{SPLIT_CSV} not found in {root}; used the tiny split of docs/protocol.md §7"]})
     splits = read_split_csv(path)
     warnings = []
     if file_sha256(path) != SPLIT_CSV_SHA256:
         warnings.append(f"{SPLIT_CSV}: SHA-256 differs from the StanfordVL/taskonomy file "
                         "(line endings changed?); parsed as is")
     if {s: sorted(b) for s, b in splits.items()} != {s: sorted(b) for s, b in TINY_SPLIT.items()}:
-        warnings.append(f"{SPLIT_CSV}: buildings differ from the 25/5/5 tiny split of SPEC §7")
+        warnings.append(f"{SPLIT_CSV}: buildings differ from the 25/5/5 tiny split of docs/protocol.md §7")
     return splits, {"split_source": SPLIT_CSV, "warnings": warnings}
 
 

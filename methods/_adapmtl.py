@@ -1,11 +1,11 @@
-"""AdapMTL (Xiang et al., ACM MM 2024, arXiv 2408.03913): shared implementation (SPEC §6).
+"""AdapMTL (Xiang et al., ACM MM 2024, arXiv 2408.03913): shared implementation (docs/protocol.md §6).
 
 Soft thresholding (STR, Kusupati et al. 2020) per component c ∈ {backbone, one head per task}:
 the forward pass uses W_eff = sign(W)·relu(|W| − sigmoid(s_c)), one learnable scalar s_c per
 component, trained by the run's Adam in a parameter group of its own. Coupled L2 weight decay
 (added to the gradient, not AdamW) on s pulls the thresholds up against the loss; on the latent
 weights it drives the weights the loss does not defend to zero. The public code hand-tunes one
-decay per target and overshoots (SPEC §8.5); here the decay on s is set in closed loop
+decay per target and overshoots (docs/protocol.md §8.5); here the decay on s is set in closed loop
 (`_control`) so the measured sparsity follows a ramp reaching the target at `ramp_end` of the
 run; then every s_c freezes and training goes on; if the sparsity drifted meanwhile, `finalize`
 restores the removed weights nearest their threshold, or zeroes the smallest survivors, to land

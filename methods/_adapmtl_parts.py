@@ -64,7 +64,7 @@ def grad_or_zero(s: torch.Tensor) -> torch.Tensor:
 
 
 class TaskWeighting:
-    """AdapMTL's task weights (SPEC §6): from step `start`, w_t = T·mean_t / Σ_k mean_k with
+    """AdapMTL's task weights (docs/protocol.md §6): from step `start`, w_t = T·mean_t / Σ_k mean_k with
     mean_t the mean of |L_t(i−1) − L_t(i)| / L_t(i) over the last `window` steps; 1 before."""
 
     def __init__(self, tasks: tuple[str, ...], start: int, window: int) -> None:

@@ -1,4 +1,4 @@
-"""AdapMTL (ACM MM 2024): component-wise soft thresholds + adaptive task weighting (SPEC §6)."""
+"""AdapMTL (ACM MM 2024): component-wise soft thresholds + adaptive task weighting (docs/protocol.md §6)."""
 
 from methods._adapmtl import AdapMTLBase
 

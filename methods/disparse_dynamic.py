@@ -23,7 +23,7 @@ whose regrowth is arbitrated between tasks.
 Each mask update is counted in `cost.rounds`, its batches in `cost.extra_forward_backward`.
 
 Deviations from the public code (dynamic_prune.py, train.py): it crashes at the end of the update
-phase (undefined `copy_v2`) — this one runs to completion (SPEC §8.6); its backbone regrowth is
+phase (undefined `copy_v2`) — this one runs to completion (docs/protocol.md §8.6); its backbone regrowth is
 the union of each task's full quota, so the backbone drifts above its ERK density until a final
 re-prune, whereas here the count per layer is fixed at every update; it keeps the stem dense
 outside the ERK budget (the overall sparsity then misses the target), here the stem is one

@@ -8,7 +8,7 @@ N − round(s·N) weights survive (methods/_disparse.py). The remaining steps fi
 mask fixed; the optimiser (Adam moments) and the learning-rate schedule simply continue.
 
 Score (`score`): "magnitude" (default) is |w| per task, the score the public code uses for its
-PT results on NYU-v2 and Cityscapes (`disparse_prune_pretrained_l1`) and the one SPEC §5 names;
+PT results on NYU-v2 and Cityscapes (`disparse_prune_pretrained_l1`) and the one docs/protocol.md §5 names;
 with |w| the tasks still disagree because each ranks the shared backbone against its own head.
 "gradient" is |g_t ⊙ w| of each task's loss on the trained weights (`calibration_batches`
 batches), DiSparse's disentangled connection sensitivity; the public code's Taskonomy variant

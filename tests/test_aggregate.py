@@ -74,7 +74,7 @@ def test_tables_rank_by_delta_t_with_mean_and_std_over_seeds(runs: Path) -> None
 
 
 def test_spec_worked_example_end_to_end(tmp_path: Path) -> None:
-    """SPEC §2: dense seg (19.94, 48.71) vs (20.16, 49.14) gives ΔT_seg = 1.99."""
+    """docs/protocol.md §2: dense seg (19.94, 48.71) vs (20.16, 49.14) gives ΔT_seg = 1.99."""
     dense = {**DENSE_METRICS, "segment_semantic": {"miou": 0.1994, "pixel_acc": 0.4871}}
     method = {**DENSE_METRICS, "segment_semantic": {"miou": 0.2016, "pixel_acc": 0.4914}}
     write_run(tmp_path, "dense", 0.0, 0, metrics=dense)

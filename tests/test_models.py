@@ -1,4 +1,4 @@
-"""The networks of SPEC §3, their MAC counts and `bench summary`.
+"""The networks of docs/protocol.md §3, their MAC counts and `bench summary`.
 
 Full-size models are built on the meta device: shapes and counts without ~600 MB of weights.
 """
@@ -35,7 +35,7 @@ def n_prunable(model: MultiTaskModel, component: str | None = None) -> int:
     return sum(w.weight.numel() for c in names for w in groups[c])
 
 
-# --- pinned sizes (SPEC §3) ---------------------------------------------------------------
+# --- pinned sizes (docs/protocol.md §3) ---------------------------------------------------------------
 
 
 def test_resnet34_pinned_sizes() -> None:

@@ -1,4 +1,4 @@
-"""The paper profiles (SPEC §4) load, build the full-size model, and train on CPU (dry run)."""
+"""The paper profiles (docs/protocol.md §4) load, build the full-size model, and train on CPU (dry run)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ΔT (SPEC §2): the paper's worked example, directions, the mean, scoring rules, errors."""
+"""ΔT (docs/protocol.md §2): the paper's worked example, directions, the mean, scoring rules, errors."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Checked runs → the leaderboard: tables per dataset × backbone × profile × target sparsity.
 
 ΔT is computed here, per seed, against the dense run with the same dataset, backbone, profile and
-seed (SPEC §2), then averaged over seeds — the `delta_t` stored in result.json is not trusted.
+seed (docs/protocol.md §2), then averaged over seeds — the `delta_t` stored in result.json is not trusted.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 - `eval_batches(dataset, batch_size, device=None)`: the split in order, no augmentation.
 
 Batches are dicts `{"rgb": N×3×H×W float32 (normalised), <task>: target}` with targets as
-SPEC §1 says: `segment_semantic` int64 N×H×W (255 = ignore), `normal` float32 N×3×H×W
+docs/protocol.md §1 says: `segment_semantic` int64 N×H×W (255 = ignore), `normal` float32 N×3×H×W
 (all-zero = invalid), `depth_zbuffer` float32 N×1×H×W (0 = invalid), `keypoints2d` and
 `edge_texture` float32 N×1×H×W.
 """

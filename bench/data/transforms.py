@@ -7,7 +7,7 @@ small images, and independent of torch's intra-op thread pool, which on a busy 2
 costs more than the work itself. Resizing uses torch's interpolation.
 
 Tasks stay consistent: one crop window per sample for every map, and a horizontal flip mirrors
-every map and negates the normals' x component (SPEC §7; the public NYU loader forgets it).
+every map and negates the normals' x component (docs/protocol.md §7; the public NYU loader forgets it).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def crop_flip(
 def to_tensors(
     raw: dict[str, np.ndarray], rgb_mean: np.ndarray, rgb_std: np.ndarray
 ) -> dict[str, torch.Tensor]:
-    """Stored layout → loader tensors (SPEC §1); RGB normalised and made N×3×H×W."""
+    """Stored layout → loader tensors (docs/protocol.md §1); RGB normalised and made N×3×H×W."""
     out: dict[str, torch.Tensor] = {}
     for key, x in raw.items():
         if key == "rgb":

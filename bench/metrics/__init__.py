@@ -1,4 +1,4 @@
-"""Streaming evaluation metrics for every task (SPEC §1).
+"""Streaming evaluation metrics for every task (docs/protocol.md §1).
 
 Each task has an evaluator with `reset / process / evaluate` that pools sums over all valid
 pixels of a split, so results are independent of batch size and order. Metric keys and their

@@ -2,7 +2,7 @@
 
 Every evaluator keeps sums over all valid pixels of the split (a dataset-level confusion matrix,
 error sums, a histogram for the median), so its result does not depend on the evaluation batch
-size or on batch order (SPEC §1). Per-pixel work runs in float64 on whatever device the
+size or on batch order (docs/protocol.md §1). Per-pixel work runs in float64 on whatever device the
 prediction lives on; each chunk is reduced there to a few numbers that are added to float64 /
 int64 accumulators on the CPU. Large batches are processed in chunks of images so the float64
 copies stay bounded in memory.

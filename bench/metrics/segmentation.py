@@ -22,7 +22,7 @@ class SegmentationEvaluator(TaskEvaluator):
     - `miou` is the mean of IoU_c over the classes that occur in the ground truth *or* the
       prediction anywhere in the split; a class absent from both is left out. Unlike the public
       AdaShare / AdapMTL code, classes with zero true positives are *not* skipped (that
-      inflates mIoU, SPEC §8.2) — a class only ever predicted, or never found, counts as 0.
+      inflates mIoU, docs/protocol.md §8.2) — a class only ever predicted, or never found, counts as 0.
     - `pixel_acc` = trace(M) / ΣM.
     - `ce_err` = Σ_p w[y_p]·(−log softmax(z_p)[y_p]) / Σ_p w[y_p] over the labelled pixels p
       of the split, with w the class weights (Taskonomy's `semseg_prior_factor`) or w ≡ 1.

@@ -1,4 +1,4 @@
-"""DeepLab-v2 ASPP head, one per task (SPEC §3).
+"""DeepLab-v2 ASPP head, one per task (docs/protocol.md §3).
 
 Four parallel branches with atrous rates 6/12/18/24; each is a dilated 3×3 conv to 1024
 channels, ReLU, Dropout(0.5), 1×1 conv 1024→1024, ReLU, Dropout(0.5) and a 1×1 classifier to

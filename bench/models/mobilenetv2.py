@@ -1,4 +1,4 @@
-"""MobileNetV2 backbone (SPEC §3): the torchvision layout without the classifier, stride 32.
+"""MobileNetV2 backbone (docs/protocol.md §3): the torchvision layout without the classifier, stride 32.
 
 Written from the paper's table (Sandler et al. 2018, Table 2) and torchvision's module layout,
 so module names match torchvision's `features` (under the `backbone.` prefix):

@@ -1,4 +1,4 @@
-"""DeepLab-ResNet34 backbone (SPEC §3): a ResNet-34 body with output stride 8.
+"""DeepLab-ResNet34 backbone (docs/protocol.md §3): a ResNet-34 body with output stride 8.
 
 Layers 3 and 4 keep stride 1 and dilate their 3×3 convs by 2 and 4 instead, as in DeepLab-v2
 (every block of a dilated layer is dilated, padding = dilation, so spatial size is kept).
