@@ -58,6 +58,27 @@ class Profile:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 < self.width_mult <= 4:
             raise ValueError(f"width_mult must be in (0, 4], got {self.width_mult}")
+        for name in ("lr", "lr_step", "lr_gamma"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be in [0, 1), got {list(self.betas)}")
+        for name in ("crop", "resize"):
+            size = getattr(self, name)
+            if size is not None and min(size) <= 0:
+                raise ValueError(f"{name} must be positive, got {list(size)}")
+
+    def check_fits(self, image_size: tuple[int, int]) -> None:
+        """The crop must fit in the images as the loader sees them (after any resize)."""
+        seen = self.resize or image_size
+        if self.crop is not None and (self.crop[0] > seen[0] or self.crop[1] > seen[1]):
+            what = "resized images" if self.resize else "images"
+            raise ValueError(
+                f"crop {list(self.crop)} is larger than the {what} "
+                f"({seen[0]}×{seen[1]}); use a smaller crop or another dataset"
+            )
 
 
 @dataclass(frozen=True)
@@ -158,15 +179,66 @@ def load_config(path: str | Path = DEFAULT_PARAMS, overrides: dict[str, Any] | N
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: file not found (run from the repository root or pass --params)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    raw = read_yaml(path)
     for key, value in (overrides or {}).items():
         raw[key] = value
     config = build(Config, raw, str(path))
     validate_methods(config, str(path))
+    check_crop(config, str(path))
     return config
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (line {mark.line + 1}, column {mark.column + 1})",
+                mark,
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping  # type: ignore[arg-type]
+)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a params file; a syntax error or duplicate key is one line with line and column."""
+    try:
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}  # noqa: S506 (safe loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = exc.problem or exc.context or "syntax error"
+        if problem.startswith("duplicate key"):
+            raise ConfigError(f"{path}: {problem}") from None
+        raise ConfigError(f"{path}: not valid YAML at {where}{problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
+    return raw
+
+
+def check_crop(config: Config, where: str) -> None:
+    """The active profile's crop must fit the synthetic images (known from the config); a real
+    dataset's images are known once it is prepared (bench/train/setup.py checks them then)."""
+    from datasets.registry import DATASETS
+
+    if DATASETS[config.dataset].synthetic:
+        try:
+            config.recipe.check_fits((config.synthetic.height, config.synthetic.width))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: profiles.{config.profile}: {exc}") from None
 
 
 def validate_methods(config: Config, where: str) -> None:

@@ -39,11 +39,27 @@ def device_name(device: torch.device) -> str:
     return f"{platform.processor() or platform.machine()} CPU ({torch.get_num_threads()} threads)"
 
 
+# What `git_dirty` ignores: files the pipeline itself rewrites (dvc.lock after every `dvc repro`)
+# and its data and outputs. Provenance describes the code; a lock file DVC updated is not a
+# code change.
+NOT_CODE = ("dvc.lock", "runs", "data", "reports")
+
+
+def git_dirty(root: Path | None = None) -> bool | None:
+    """Whether tracked code under `root` (default: this checkout) differs from HEAD; None
+    outside a git checkout."""
+    root = root or Path(__file__).resolve().parents[1]
+    status = _git(
+        "-C", str(root), "status", "--porcelain", "--untracked-files=no",
+        "--", ".", *(f":(exclude){p}" for p in NOT_CODE),
+    )
+    return bool(status) if status is not None else None
+
+
 def provenance(device: torch.device) -> dict[str, Any]:
-    status = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(status) if status is not None else None,
+        "git_dirty": git_dirty(),
         "bench_version": bench.__version__,
         "torch_version": torch.__version__,
         "python_version": sys.version.split()[0],

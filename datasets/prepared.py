@@ -26,10 +26,13 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.errors import DataUnavailableError
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
@@ -59,9 +62,18 @@ def prepared_dir(data_root: str | Path, dataset: str) -> Path:
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    # A unique temp name: two preparers (or a preparer and a reader's repair) never share one.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # mkstemp's 0600 would differ from the other files
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def file_sha256(path: Path, limit_bytes: int | None = None) -> str:
@@ -154,6 +166,76 @@ class PreparedWriter:
             shutil.rmtree(self.root)
         os.replace(self.partial, self.root)
         return manifest
+
+
+# Hash every file of a split when it is first opened in a process if the split is at most this
+# big (the synthetic default is ~15 MB: ~30 ms); bigger ones (NYU-v2, Taskonomy) are checked by
+# size on open and by hash in `bench prepare` / `bench prepare --verify` (the pipeline's stage).
+HASH_ON_OPEN_MAX_BYTES = 256 << 20
+_VERIFIED: set[tuple[str, int, int, bool]] = set()  # (file, size, mtime_ns, hashed) seen intact
+
+
+class PreparedDataMismatch(DataUnavailableError):
+    """A prepared file does not match its manifest (truncated, replaced, damaged). Exit 3."""
+
+
+def _npy_layout(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and expected file size from a .npy header (reads only the header)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read(f)
+        data_start = f.tell()
+    return tuple(shape), np.dtype(dtype), data_start + int(np.prod(shape)) * np.dtype(dtype).itemsize
+
+
+def verify_split(root: str | Path, split: str, manifest: dict[str, Any] | None = None,
+                 hashes: bool | None = None) -> None:
+    """Check one split's files against the manifest: layout and size always, sha256 when
+    `hashes` (None: when the split is small, see HASH_ON_OPEN_MAX_BYTES). Each intact file is
+    remembered for the process, so re-opening a split costs a stat per file."""
+    root = Path(root)
+    manifest = manifest if manifest is not None else read_manifest(root)
+    info = manifest["splits"][split]
+    paths = {key: root / split / f"{key}.npy" for key in info["files"]}
+    fix = (f"the prepared copy is damaged; delete {root} and run "
+           f"`bench prepare {manifest.get('dataset', '<dataset>')}`")
+    sizes = {}
+    for key, path in paths.items():
+        try:
+            sizes[key] = path.stat()
+        except OSError:
+            raise PreparedDataMismatch(f"{path} is missing ({fix})") from None
+    if hashes is None:
+        hashes = sum(st.st_size for st in sizes.values()) <= HASH_ON_OPEN_MAX_BYTES
+    for key, path in paths.items():
+        st, entry = sizes[key], info["files"][key]
+        seen = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if (*seen, True) in _VERIFIED or (not hashes and (*seen, False) in _VERIFIED):
+            continue
+        try:
+            shape, dtype, size = _npy_layout(path)
+        except (OSError, ValueError, EOFError) as exc:
+            raise PreparedDataMismatch(f"{path}: not a readable .npy file ({exc}); {fix}") from None
+        expected = (str(dtype) == entry["dtype"] and list(shape[1:]) == list(entry["shape"])
+                    and shape[0] >= info["count"])
+        if not expected or size != st.st_size:
+            what = "layout" if not expected else f"size ({st.st_size} bytes, expected {size})"
+            raise PreparedDataMismatch(f"{path} does not match {root / 'manifest.json'}: "
+                                       f"{what} differs; {fix}")
+        if hashes and entry.get("sha256") and file_sha256(path) != entry["sha256"]:
+            raise PreparedDataMismatch(f"{path} does not match {root / 'manifest.json'}: "
+                                       f"sha256 differs; {fix}")
+        _VERIFIED.add((*seen, hashes))
+
+
+def verify_prepared(root: str | Path, hashes: bool = True) -> dict[str, Any]:
+    """Every split against the manifest (sha256 included by default); returns the manifest."""
+    manifest = read_manifest(root)
+    for split in manifest["splits"]:
+        verify_split(root, split, manifest, hashes)
+    return manifest
 
 
 def read_manifest(root: str | Path) -> dict[str, Any]:

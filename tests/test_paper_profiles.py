@@ -42,13 +42,15 @@ def test_paper_profile_two_iteration_dry_run_on_cpu(profile: str, tmp_path: Path
     scenes rendered at a size the profile can crop (no real data reaches CI)."""
     dataset, backbone, _, _ = PAPER[profile]
     synthetic = "synthetic_taskonomy" if dataset == "taskonomy" else "synthetic"
-    config = load_config(ROOT / "params.yaml", {"dataset": synthetic, "backbone": backbone, "profile": profile})
+    # Loaded with its real dataset (the crop fits it), then pointed at large synthetic scenes.
+    config = load_config(ROOT / "params.yaml", {"dataset": dataset, "backbone": backbone, "profile": profile})
     recipe = dataclasses.replace(
         config.recipe, batch_size=2, eval_batch_size=2, device="cpu", num_workers=0,
         pin_memory=False, amp_bf16=False, channels_last=False,
     )
     config = dataclasses.replace(
         config,
+        dataset=synthetic,
         profiles={profile: recipe},
         synthetic=SyntheticData(height=336, width=336, num_train=4, num_val=2, num_test=2),
         data_root=str(tmp_path / "data"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +46,9 @@ def leaderboard_frame(leaderboard: dict[str, Any]) -> pd.DataFrame:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from bench.io import write_text_atomic  # unique temp name, then a rename
+
+    write_text_atomic(path, text)
 
 
 def dvc_metrics(leaderboard: dict[str, Any]) -> dict[str, Any]:

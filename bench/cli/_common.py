@@ -18,5 +18,10 @@ def add_params_argument(parser: argparse.ArgumentParser) -> None:
 def load(args: argparse.Namespace) -> Any:
     from bench.config import load_config
 
-    overrides = {"profile": args.profile} if getattr(args, "profile", None) else None
-    return load_config(args.params, overrides)
+    # Each command-line override replaces its top-level key before validation.
+    overrides = {
+        key: getattr(args, key)
+        for key in ("profile", "dataset", "backbone")
+        if getattr(args, key, None) is not None
+    }
+    return load_config(args.params, overrides or None)

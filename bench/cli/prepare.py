@@ -98,8 +98,21 @@ def run(args: argparse.Namespace) -> int:
         params=params,
         raw=None if args.raw is None else Path(args.raw),
     )
-    manifest = PREPARERS[args.dataset](request)
-    print(summary(manifest, prepared_dir(request.data_root, args.dataset)))
+    root = prepared_dir(request.data_root, args.dataset)
+    if args.verify:
+        if not (root / "manifest.json").exists():
+            from bench.errors import DataUnavailableError
+
+            raise DataUnavailableError(f"data not available: {root} holds no prepared "
+                                       f"{args.dataset}; run `bench prepare {args.dataset}`")
+    else:
+        PREPARERS[args.dataset](request)
+    # Every file against the manifest's sha256, also when the copy was already up to date: this
+    # is the check the pipeline's prepare stage makes before any run trains on the data.
+    from datasets.prepared import verify_prepared
+
+    manifest = verify_prepared(root, hashes=True)
+    print(summary(manifest, root) + (" (verified)" if args.verify else ""))
     return 0
 
 
@@ -113,7 +126,8 @@ def register(subparsers: Any) -> None:
             "Write DATASET under DATA_ROOT/DATASET/prepared in the format every run reads. "
             "Synthetic datasets are generated from the `synthetic:` section of the params file "
             "(defaults when there is no params file); nyuv2 and taskonomy read --raw. "
-            "Re-running with the same inputs does nothing."
+            "Re-running with the same inputs does nothing but verify every file against the "
+            "manifest's sha256 (exit 3 naming a damaged file)."
         ),
     )
     parser.add_argument("dataset", metavar="DATASET", choices=sorted(DATASETS),
@@ -125,4 +139,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--raw", default=None, metavar="PATH",
                         help="raw download to prepare from (real datasets only; not used by "
                              "synthetic datasets)")
+    parser.add_argument("--verify", action="store_true",
+                        help="only check the prepared copy against its manifest (sizes and "
+                             "sha256); exit 3 naming the first file that differs")
     parser.set_defaults(handler=run)

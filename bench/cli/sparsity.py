@@ -33,8 +33,6 @@ def components_of(state: dict) -> dict[str, list[str]]:  # type: ignore[type-arg
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from bench.errors import ConfigError
     from bench.sparsity import measure_state_dict
 
@@ -43,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
         path = args.run_dir / "checkpoint.pt"
     if not path.exists():
         raise ConfigError(f"{args.run_dir}: no model.pt or checkpoint.pt")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    from bench.io import torch_load
+
+    state = torch_load(path, map_location="cpu", weights_only=False)
     if "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     report = measure_state_dict(state, components_of(state))

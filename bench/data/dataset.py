@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from bench.data.transforms import to_tensors
-from datasets.prepared import prepared_dir, read_manifest
+from datasets.prepared import prepared_dir, read_manifest, verify_split
 
 
 class PreparedDataset:
@@ -31,6 +31,9 @@ class PreparedDataset:
         if split not in splits:
             raise ValueError(f"{self.root}: no split {split!r} (has {', '.join(splits)})")
         self.split = split
+        # Sizes always, hashes for small splits, once per process (datasets/prepared.py): a
+        # damaged copy stops here with exit 3 instead of training on wrong data.
+        verify_split(self.root, split, self.manifest)
         self.count = int(splits[split]["count"])
         self.name: str = self.manifest["dataset"]
         self.tasks: tuple[str, ...] = tuple(self.manifest["tasks"])
@@ -60,10 +63,7 @@ class PreparedDataset:
         """Read-only memory maps of the split's arrays, cut to the manifest's count."""
         if self._arrays is None:
             folder = self.root / self.split
-            self._arrays = {
-                key: np.load(folder / f"{key}.npy", mmap_mode="r")[: self.count]
-                for key in self.keys
-            }
+            self._arrays = {key: _open(folder / f"{key}.npy")[: self.count] for key in self.keys}
         return self._arrays
 
     def __getstate__(self) -> dict[str, Any]:
@@ -93,3 +93,13 @@ class PreparedDataset:
         if not -self.count <= index < self.count:
             raise IndexError(f"sample {index} out of range for {self.count} samples")
         return {key: value[0] for key, value in self.batch([index % self.count]).items()}
+
+
+def _open(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r")
+    except (OSError, ValueError, EOFError) as exc:
+        from bench.io import CorruptFileError
+
+        raise CorruptFileError(f"{path}: cannot be read, the file is corrupt or truncated "
+                               f"({exc})") from None

@@ -142,7 +142,9 @@ def load_run(run_dir: Path) -> tuple[nn.Module, dict[str, Any], tuple[int, int]]
     spec = dataset_spec(result["dataset"])
     model = build_model(result["backbone"], spec.tasks, spec.num_classes,
                         config["profile"]["width_mult"])
-    model.load_state_dict(torch.load(model_path, map_location="cpu", weights_only=True))
+    from bench.io import torch_load
+
+    model.load_state_dict(torch_load(model_path, map_location="cpu", weights_only=True))
     model.eval()
     synthetic = config.get("synthetic")
     if synthetic:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from bench.io import torch_save_atomic
+from bench.io import torch_load, torch_save_atomic
 from bench.method import Cost
 
 if TYPE_CHECKING:
@@ -40,13 +40,14 @@ def save_checkpoint(path: Path, state: RunState, step: int, seconds: float) -> N
 
 
 def checkpoint_matches(path: Path, state: RunState) -> bool:
-    """A checkpoint left by a run with another configuration must not be continued."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    return bool(ckpt.get("config_hash") == state.config_hash)
+    """A checkpoint left by a run with another configuration must not be continued.
+    Raises `CorruptFileError` (naming the file) when it cannot be read."""
+    ckpt = torch_load(path, map_location="cpu", weights_only=False)
+    return isinstance(ckpt, dict) and bool(ckpt.get("config_hash") == state.config_hash)
 
 
 def load_checkpoint(path: Path, state: RunState) -> tuple[int, float]:
-    ckpt = torch.load(path, map_location=state.device, weights_only=False)
+    ckpt = torch_load(path, map_location=state.device, weights_only=False)
     state.model.load_state_dict(ckpt["model"])
     state.optimizer.load_state_dict(ckpt["optimizer"])
     state.scheduler.load_state_dict(ckpt["scheduler"])

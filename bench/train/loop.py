@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import sys
 import time
@@ -15,14 +16,16 @@ from typing import Any
 from tqdm import tqdm
 
 from bench.config import Config
-from bench.errors import RunFailedError
+from bench.errors import ConfigError, RunFailedError
+from bench.io import CorruptFileError
 from bench.method import PruningMethod
 from bench.provenance import now_iso
-from bench.results import CHECKPOINT_FILE, write_result
+from bench.results import CHECKPOINT_FILE, RESULT_FILE, write_result
 from bench.runs import RunSpec, run_dir
 from bench.train.checkpoint import checkpoint_matches, load_checkpoint, save_checkpoint
 from bench.train.finish import finish_run
 from bench.train.logger import RunLogger
+from bench.train.runlock import finished_result, run_lock
 from bench.train.state import RunState, build_state
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,8 @@ class TrainOptions:
     # told to make room: preemption or time limit).
     stop_requested: Callable[[], bool] | None = None
 
+    # Replace a finished run (result.json with status ok) instead of refusing to touch it.
+    force: bool = False
 
 class NonFiniteLoss(RuntimeError):
     def __init__(self, step: int, task: str, value: float) -> None:
@@ -50,19 +55,51 @@ class NonFiniteLoss(RuntimeError):
 
 
 def train_run(config: Config, spec: RunSpec, options: TrainOptions = TrainOptions()) -> dict[str, Any] | None:
-    """Train `spec` under `config`. Returns the result dict, or None when stopped early."""
+    """Train `spec` under `config`. Returns the result dict, or None when stopped early.
+
+    A finished run (result.json, status ok) is never overwritten unless `options.force`: without
+    `resume` that is a `ConfigError`; with `resume` the finished result is returned untouched
+    when it was trained with the configuration asked for now (a stale one is retrained). One
+    writer per run folder: a second one gets a `ConfigError` (see bench/train/runlock.py)."""
+    if options.iterations is not None and options.iterations <= 0:
+        raise ConfigError(f"--iterations must be positive, got {options.iterations}")
     out = options.out_dir or run_dir(config, spec)
-    out.mkdir(parents=True, exist_ok=True)
+    with run_lock(out):
+        return _train_locked(config, spec, options, out)
+
+
+def _train_locked(config: Config, spec: RunSpec, options: TrainOptions, out: Path) -> dict[str, Any] | None:
+    finished = None if options.force else finished_result(out)
+    if finished is not None and not options.resume:
+        raise ConfigError(
+            f"{out / RESULT_FILE} is a finished run; it is kept (--resume does nothing on it, "
+            "--force replaces it, --out writes elsewhere)"
+        )
     started = now_iso()
     state = build_state(config, spec, options.device, options.iterations, options.watch_method)
     checkpoint = out / CHECKPOINT_FILE
+    if finished is not None:
+        if finished.get("provenance", {}).get("config_hash") == state.config_hash:
+            log.debug("%s is already finished; nothing to do", out)
+            return finished
+        log.warning("%s was trained with another configuration; retraining it", out / RESULT_FILE)
+    if options.force or finished is not None:
+        (out / RESULT_FILE).unlink(missing_ok=True)  # a killed retrain must not look finished
     start_step, elapsed = 0, 0.0
     if options.resume and checkpoint.exists():
-        if checkpoint_matches(checkpoint, state):
+        try:
+            matches = checkpoint_matches(checkpoint, state)
+        except CorruptFileError as exc:
+            aside = checkpoint.with_name(checkpoint.name + ".corrupt")
+            os.replace(checkpoint, aside)
+            log.warning("%s; moved aside to %s, training from scratch", exc, aside.name)
+            matches = False
+        else:
+            if not matches:
+                log.warning("%s was written with another configuration; starting afresh", checkpoint)
+        if matches:
             start_step, elapsed = load_checkpoint(checkpoint, state)
             log.info("resuming %s from step %d", out, start_step)
-        else:
-            log.warning("%s was written with another configuration; starting afresh", checkpoint)
     if start_step == 0:
         shutil.rmtree(out / "dvclive", ignore_errors=True)  # logs of an earlier attempt
     logger = RunLogger(out / "dvclive", config.recipe.log_every, start_step if start_step else None)

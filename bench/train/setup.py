@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from bench.config import Config, Profile
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DataUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +58,30 @@ def effective_switches(recipe: Profile, device: torch.device) -> dict[str, Any]:
 
 
 def prepared_root(config: Config) -> Path:
-    """The prepared dataset; the embedded synthetic ones are generated on first use."""
-    from datasets.prepared import prepared_dir
+    """The prepared dataset; the embedded synthetic ones are generated on first use. Exit 3
+    (DataUnavailableError) when a real one is not prepared; exit 2 when the profile's crop does
+    not fit its images."""
+    from datasets.prepared import prepared_dir, read_manifest
     from datasets.registry import dataset_spec
 
     root = prepared_dir(config.data_root, config.dataset)
-    if (root / "manifest.json").exists():
-        return root
-    if dataset_spec(config.dataset).synthetic:
+    if not (root / "manifest.json").exists():
+        if not dataset_spec(config.dataset).synthetic:
+            raise DataUnavailableError(
+                f"data not available: dataset {config.dataset!r} is not prepared under {root}; "
+                f"run `bench fetch {config.dataset}` and `bench prepare {config.dataset}` first "
+                "(docs/datasets.md)"
+            )
         from datasets.synthetic import prepare
 
         log.info("generating the embedded %s dataset under %s", config.dataset, root)
         prepare(config.data_root, config.dataset, config.synthetic)
-        return root
-    raise ConfigError(
-        f"dataset {config.dataset!r} is not prepared under {root}; "
-        f"run `bench fetch {config.dataset}` and `bench prepare {config.dataset}` first"
-    )
+    height, width = read_manifest(root)["image_size"]
+    try:
+        config.recipe.check_fits((int(height), int(width)))
+    except ValueError as exc:
+        raise ConfigError(f"profiles.{config.profile}: {exc} ({root})") from None
+    return root
 
 
 def autocast(recipe: Profile, device: torch.device) -> torch.autocast:
