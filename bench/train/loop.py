@@ -45,11 +45,11 @@ class TrainOptions:
     # Asked after every step; True saves a checkpoint and stops as with stop_after (a Slurm job
     # told to make room: preemption or time limit).
     stop_requested: Callable[[], bool] | None = None
-
     # Replace a finished run (result.json with status ok) instead of refusing to touch it.
     force: bool = False
 
 class NonFiniteLoss(RuntimeError):
+
     def __init__(self, step: int, task: str, value: float) -> None:
         super().__init__(f"non-finite loss ({value}) at step {step} in task {task}")
 
@@ -77,7 +77,7 @@ def _train_locked(config: Config, spec: RunSpec, options: TrainOptions, out: Pat
         )
     started = now_iso()
     state = build_state(config, spec, options.device, options.iterations, options.watch_method)
-    checkpoint = out / CHECKPOINT_FILE
+    out.mkdir(exist_ok=True)  # only now: a run that cannot start leaves no folder behind
     if finished is not None:
         if finished.get("provenance", {}).get("config_hash") == state.config_hash:
             log.debug("%s is already finished; nothing to do", out)
@@ -86,6 +86,7 @@ def _train_locked(config: Config, spec: RunSpec, options: TrainOptions, out: Pat
     if options.force or finished is not None:
         (out / RESULT_FILE).unlink(missing_ok=True)  # a killed retrain must not look finished
     start_step, elapsed = 0, 0.0
+    checkpoint = out / CHECKPOINT_FILE
     if options.resume and checkpoint.exists():
         try:
             matches = checkpoint_matches(checkpoint, state)

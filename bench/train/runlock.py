@@ -27,7 +27,7 @@ def lock_path(out: Path) -> Path:
 @contextmanager
 def run_lock(out: Path) -> Iterator[None]:
     """Hold the run folder's lock while `out` is written; a second writer fails at once."""
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(lock_path(out), timeout=0)
     try:
         lock.acquire()
