@@ -1,4 +1,8 @@
-"""Runs are addressed by what they are: dataset, backbone, method, target sparsity, seed."""
+"""Runs: where they live (a readable path) and what they are (an identity hash).
+
+The path says dataset, backbone, method, target sparsity and seed; the identity, recorded in
+result.json, is the hash of everything that decides the result (docs/protocol.md §9).
+"""
 
 from __future__ import annotations
 
@@ -39,22 +43,102 @@ def dense_spec(seed: int) -> RunSpec:
     return RunSpec("dense", 0.0, seed)
 
 
-def resolved_config(config: Config, spec: RunSpec) -> dict[str, Any]:
-    """Everything that decides a run's outcome; stored in result.json and hashed for staleness."""
+# Profile fields that change how a run executes, never what it computes (eval metrics are pooled
+# over pixels, so the evaluation batch size is one of them): left out of a run's identity.
+EXECUTION_ONLY = (
+    "device", "num_workers", "pin_memory", "log_every", "checkpoint_every", "threads",
+    "cudnn_benchmark", "compile", "channels_last", "eval_batch_size",
+)
+IDENTITY_VERSION = 1
+
+
+def data_fingerprint(config: Config) -> str | None:
+    """sha256 of the prepared dataset's manifest (it holds every file's hash); None if absent."""
+    from datasets.prepared import prepared_dir
+
+    manifest = prepared_dir(config.data_root, config.dataset) / "manifest.json"
+    try:
+        content = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def resolved_params(slug: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """A method's parameters with every default filled in, as the run uses them."""
+    from bench.registry import get_method_class
+    from bench.typed import build
+
+    cls = get_method_class(slug)
+    return to_dict(build(cls.Params, raw, f"method_params.{slug}"))  # type: ignore[no-any-return]
+
+
+def method_start(slug: str) -> str:
+    from bench.registry import get_method_class
+
+    return str(getattr(get_method_class(slug), "start", "init"))
+
+
+def resolved_config(
+    config: Config,
+    spec: RunSpec,
+    iterations: int | None = None,
+    start: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything that decides a run's outcome, resolved: its identity inputs (docs/protocol.md §9).
+
+    `iterations` is the step count actually trained (an override); `start` the start point as
+    built ({"point": "init"} or {"point": "dense", "parent_identity": ...}); by default the one
+    params.yaml asks for, with the parent's expected identity.
+    """
+    profile = {k: v for k, v in to_dict(config.recipe).items() if k not in EXECUTION_ONLY}
+    if iterations is not None:
+        profile["iterations"] = iterations
+    if start is None:
+        start = expected_start(config, spec)
     return {
-        "profile_name": config.profile,
-        "profile": to_dict(config.recipe),
+        "identity_version": IDENTITY_VERSION,
+        "dataset": config.dataset,
+        "data": data_fingerprint(config),
+        "synthetic": to_dict(config.synthetic) if config.dataset.startswith("synthetic") else None,
+        "backbone": config.backbone,
+        "profile": profile,
         "method": spec.method,
-        "method_params": config.params_for(spec.method),
+        "method_params": resolved_params(spec.method, config.params_for(spec.method)),
         "target_sparsity": spec.target_sparsity,
         "seed": spec.seed,
-        "synthetic": to_dict(config.synthetic) if config.dataset.startswith("synthetic") else None,
+        "start": {"point": start.get("point", "init"),
+                  "parent_identity": start.get("parent_identity")},
     }
 
 
-def config_hash(resolved: dict[str, Any]) -> str:
-    blob = json.dumps(resolved, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+def expected_start(config: Config, spec: RunSpec) -> dict[str, Any]:
+    if spec.method == "dense" or method_start(spec.method) != "dense":
+        return {"point": "init"}
+    return {"point": "dense", "parent_identity": run_identity(resolved_config(config, dense_spec(spec.seed)))}
+
+
+def setting_inputs(resolved: dict[str, Any]) -> dict[str, Any]:
+    """What every run of one leaderboard table shares: data, backbone, profile content."""
+    keys = ("identity_version", "dataset", "data", "synthetic", "backbone", "profile")
+    return {k: resolved.get(k) for k in keys}
+
+
+def _digest(blob: dict[str, Any]) -> str:
+    text = json.dumps(blob, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_identity(resolved: dict[str, Any]) -> str:
+    return _digest(resolved)
+
+
+def setting_identity(resolved: dict[str, Any]) -> str:
+    return _digest(setting_inputs(resolved))
+
+
+# The name older code and checkpoints use for a run's identity.
+config_hash = run_identity
 
 
 def grid(config: Config) -> list[RunSpec]:
@@ -67,3 +151,13 @@ def grid(config: Config) -> list[RunSpec]:
             for seed in config.seeds:
                 specs.append(RunSpec(method, sparsity, seed))
     return specs
+
+
+def expected_identities(config: Config) -> dict[str, tuple[str, dict[str, Any]]]:
+    """For every run params.yaml asks for: its path under the runs root → (identity, inputs)."""
+    out = {}
+    for spec in grid(config):
+        inputs = resolved_config(config, spec)
+        path = run_dir(config, spec).relative_to(config.runs_root).as_posix()
+        out[path] = (run_identity(inputs), inputs)
+    return out

@@ -56,15 +56,25 @@ def test_tables_rank_by_delta_t_with_mean_and_std_over_seeds(runs: Path) -> None
         means = [e["delta_t"]["mean"] for e in table["entries"]]
         assert means == sorted(means, reverse=True)
         assert table["reference"]["method"] == "dense" and table["reference"]["rank"] is None
-        assert table["reference"]["delta_t"]["mean"] == 0
+        # The reference row shows dense's own seed noise: each seed against the others' mean.
+        band = table["null_band"]
+        assert table["reference_kind"] == "mean_of_dense_seeds"
+        assert [r["delta_t"]["mean"] for r in table["reference"]["runs"]] == band["values"]
+        assert band["half_width"] == max(abs(v) for v in band["values"]) > 0
         assert table["tasks"] == ["segment_semantic", "normal", "depth_zbuffer"]
         assert table["components"] == ["backbone", "segment_semantic", "normal", "depth_zbuffer"]
         assert sum(m["in_delta_t"] for m in table["metrics"]) == 12
     snip = _entry(_table(lb, 0.9), "snip")
-    per_seed = [_by_hand(fake_metrics("snip", 0.9, s), fake_metrics("dense", 0.0, s)) for s in (0, 1)]
+    dense = [fake_metrics("dense", 0.0, s) for s in (0, 1)]
+    reference = {t: {k: statistics.mean(d[t][k] for d in dense) for k in dense[0][t]}
+                 for t in dense[0]}
+    per_seed = [_by_hand(fake_metrics("snip", 0.9, s), reference) for s in (0, 1)]
     assert snip["n_seeds"] == 2 and snip["seeds"] == [0, 1]
     assert snip["delta_t"]["mean"] == pytest.approx(statistics.mean(per_seed))
     assert snip["delta_t"]["std"] == pytest.approx(statistics.stdev(per_seed))
+    half = 12.706204736 * statistics.stdev(per_seed) / 2 ** 0.5  # t(0.975, 1)
+    assert snip["delta_t"]["ci95"] == pytest.approx(
+        [statistics.mean(per_seed) - half, statistics.mean(per_seed) + half])
     assert [r["delta_t"]["mean"] for r in snip["runs"]] == pytest.approx(per_seed)
     miou = [fake_metrics("snip", 0.9, s)["segment_semantic"]["miou"] for s in (0, 1)]
     assert snip["metrics"]["segment_semantic"]["miou"]["mean"] == pytest.approx(statistics.mean(miou))
@@ -88,7 +98,7 @@ def test_spec_worked_example_end_to_end(tmp_path: Path) -> None:
 def test_invalid_runs_are_listed_with_reasons_and_never_ranked(runs: Path) -> None:
     write_run(runs, "imp", 0.7, 0, sparsity={"overall": 0.712, "by_component": {"backbone": 0.7}})
     write_run(runs, "imp", 0.7, 1, sparsity={"overall": 0.704, "by_component": {"backbone": 0.7}})
-    write_run(runs, "snip", 0.7, 7)  # no dense seed 7
+    write_run(runs, "snip", 0.7, 7)  # no dense seed 7: scored against the dense seeds' mean
     write_run(runs, "lth", 0.7, 0, schema_version=2)
     write_run(runs, "lth", 0.7, 1, metrics={"segment_semantic": {"miou": float("nan")}})
     bad = run_path(runs, "random", 0.7, 0)
@@ -98,12 +108,11 @@ def test_invalid_runs_are_listed_with_reasons_and_never_ranked(runs: Path) -> No
     reasons = {i["path"]: i["reason"] for i in lb["invalid"]}
     assert "run failed: non-finite loss at step 17" in reasons["synthetic/resnet34/imp/s0.90/seed0"]
     assert "1.20 pp off the target" in reasons["synthetic/resnet34/imp/s0.70/seed0"]
-    assert "missing dense reference" in reasons["synthetic/resnet34/snip/s0.70/seed7"]
     assert "unknown schema_version 2" in reasons["synthetic/resnet34/lth/s0.70/seed0"]
     assert "non-finite" in reasons["synthetic/resnet34/lth/s0.70/seed1"]
     assert "invalid JSON" in reasons["synthetic/resnet34/random/s0.70/seed0"]
-    assert len(lb["invalid"]) == 6 and lb["counts"]["invalid"] == 6
-    assert _invalid(lb, "snip/s0.70/seed7")["seed"] == 7
+    assert len(lb["invalid"]) == 5 and lb["counts"]["invalid"] == 5
+    assert _entry(_table(lb, 0.7), "snip")["seeds"] == [0, 1, 7]
     ranked = {r["path"] for t in lb["tables"] for e in t["entries"] for r in e["runs"]}
     assert not ranked & set(reasons)
     # Within the 0.5 pp tolerance: ranked, with its one seed.
@@ -111,14 +120,21 @@ def test_invalid_runs_are_listed_with_reasons_and_never_ranked(runs: Path) -> No
     assert lb["counts"]["results"] == lb["counts"]["valid"] + lb["counts"]["invalid"]
 
 
-def test_failed_dense_run_invalidates_its_seed(runs: Path) -> None:
+def test_failed_dense_seed_leaves_the_reference_to_the_others(runs: Path) -> None:
     write_run(runs, "dense", 0.0, 1, status="failed", reason="out of memory")
     lb = build_leaderboard(runs)
     assert "run failed: out of memory" in _invalid(lb, "dense/s0.00/seed1")["reason"]
     for table in lb["tables"]:
-        assert all(e["seeds"] == [0] for e in table["entries"])
-    missing = [i for i in lb["invalid"] if i["reason"].startswith("missing dense reference")]
-    assert len(missing) == 3 * 2  # three methods at two sparsities, seed 1
+        assert all(e["seeds"] == [0, 1] for e in table["entries"])
+        assert table["reference"]["seeds"] == [0]
+        assert table["null_band"] is None  # one dense seed: no noise floor can be measured
+
+
+def test_without_any_dense_run_nothing_is_ranked(tmp_path: Path) -> None:
+    write_run(tmp_path, "snip", 0.9, 0)
+    lb = build_leaderboard(tmp_path)
+    assert lb["tables"] == []
+    assert "missing dense reference" in _invalid(lb, "snip/s0.90/seed0")["reason"]
 
 
 def test_duplicate_results_are_both_invalid(runs: Path) -> None:
@@ -135,7 +151,7 @@ def test_outputs_json_and_csv(runs: Path, tmp_path: Path) -> None:
     out = tmp_path / "reports"
     lb = aggregate(runs, out)
     on_disk = json.loads((out / "leaderboard.json").read_text())
-    assert on_disk["tables"] == lb["tables"] and on_disk["schema_version"] == 1
+    assert on_disk["tables"] == lb["tables"] and on_disk["schema_version"] == 2
     assert set(on_disk) >= {"generated_at", "rules", "counts", "tables", "invalid", "provenance"}
     assert on_disk["provenance"]["torch_versions"] == {"2.13.0": 15}
     assert on_disk["provenance"]["devices"] == {"cpu / fixture-cpu": 15}
@@ -152,7 +168,8 @@ def test_empty_runs_root(tmp_path: Path) -> None:
 
 
 def test_cli(runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["aggregate", "--runs", str(runs), "--out", str(tmp_path / "r")]) == 0
+    assert main(["aggregate", "--runs", str(runs), "--out", str(tmp_path / "r"),
+                 "--any-identity"]) == 0
     out = capsys.readouterr().out
     assert "15 results: 14 valid, 1 invalid" in out and "imp/s0.90/seed0" in out
     assert (tmp_path / "r" / "leaderboard.csv").is_file()

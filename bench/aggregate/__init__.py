@@ -5,17 +5,19 @@ Reads JSON only (pandas, no torch), so results can be checked anywhere (docs/rep
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bench.aggregate.export import leaderboard_frame, write_leaderboard
-from bench.aggregate.leaderboard import build_leaderboard
+from bench.aggregate.leaderboard import Expected, build_leaderboard
 from bench.aggregate.load import SPARSITY_TOLERANCE, check_result, load_runs
 
 
-def aggregate(runs_root: str | Path, out_dir: str | Path) -> dict[str, Any]:
+def aggregate(runs_root: str | Path, out_dir: str | Path,
+              expected: Mapping[str, Expected] | None = None) -> dict[str, Any]:
     """Build the leaderboard from `runs_root` and write it to `out_dir`; returns it."""
-    leaderboard = build_leaderboard(runs_root)
+    leaderboard = build_leaderboard(runs_root, expected)
     write_leaderboard(leaderboard, out_dir)
     return leaderboard
 

@@ -1,7 +1,12 @@
-"""Checked runs → the leaderboard: tables per dataset × backbone × profile × target sparsity.
+"""Checked runs → the leaderboard: one table per setting (data, backbone, profile content) ×
+target sparsity.
 
-ΔT is computed here, per seed, against the dense run with the same dataset, backbone, profile and
-seed (docs/protocol.md §2), then averaged over seeds — the `delta_t` stored in result.json is not trusted.
+ΔT is computed here, per seed, against the reference built from the setting's dense seeds
+(docs/protocol.md §2; `REFERENCE_KIND`), then summarised over seeds with its 95 % interval, a
+rank group and the setting's null band (bench/aggregate/stats.py). The `delta_t` stored in
+result.json is not trusted. Runs are grouped by their recorded identity, never by names: runs of
+one profile name trained with different content land in different tables, and with `expected`
+identities (what params.yaml asks for) any other run is listed as stale and not ranked.
 """
 
 from __future__ import annotations
@@ -10,16 +15,23 @@ import datetime as _dt
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
+from bench.aggregate import stats
 from bench.aggregate.load import SPARSITY_TOLERANCE, InvalidRun, Run, load_runs
 from bench.tasks import DELTA_T_KEYS, METRICS
 from datasets.registry import DATASETS
 
-LEADERBOARD_SCHEMA_VERSION = 1
+LEADERBOARD_SCHEMA_VERSION = 2
 REFERENCE_METHOD = "dense"
+# Measured on the embedded default (docs/report.md, "Reference"): scoring against the mean of the
+# dense seeds' metrics gives a narrower null band than scoring each seed against the dense run of
+# the same seed, whose own seed noise then enters every ΔT twice.
+REFERENCE_KIND = "mean_of_dense_seeds"
+ALTERNATIVE_REFERENCE = "same_seed"
 _METRIC_ORDER = {(m.task, m.key): i for i, m in enumerate(METRICS)}
 _DIRECTION = {(m.task, m.key): m.higher_is_better for m in METRICS}
 
@@ -30,11 +42,9 @@ class Scored:
     delta_t: dict[str, float]
 
 
-def stat(values: list[float]) -> dict[str, float | None]:
-    """Mean and sample standard deviation (ddof=1; null for a single seed)."""
-    series = pd.Series(values, dtype="float64")
-    std = float(series.std(ddof=1)) if len(series) > 1 else None
-    return {"mean": float(series.mean()), "std": std}
+def stat(values: list[float]) -> dict[str, Any]:
+    """Mean, sample standard deviation (ddof=1) and 95 % t-interval; null for a single seed."""
+    return stats.summary(values)
 
 
 def _mean(values: list[Any]) -> float | None:
@@ -47,22 +57,42 @@ def scoring_rule(dataset: str) -> str | None:
     return spec.scoring if spec is not None else None
 
 
-def _score(runs: list[Run], invalid: list[InvalidRun]) -> list[Scored]:
+def _scorer(dataset: str) -> stats.Scorer:
     from bench.scoring import delta_t
 
-    dense = {(r.setting, r.seed): r for r in runs if r.method == REFERENCE_METHOD}
+    rule = scoring_rule(dataset)
+    return lambda metrics, reference: delta_t(metrics, reference, scoring=rule)
+
+
+def _reference_metrics(dense: list[Run], run: Run) -> Any:
+    if REFERENCE_KIND == "same_seed":
+        same = [d for d in dense if d.seed == run.seed]
+        return same[0].result["metrics"] if same else None
+    others = [d for d in dense if d.path != run.path] if run.method == REFERENCE_METHOD else dense
+    return stats.mean_metrics([d.result["metrics"] for d in others]) if others else None
+
+
+def _score(runs: list[Run], invalid: list[InvalidRun]) -> list[Scored]:
+    dense: dict[tuple[Any, ...], list[Run]] = {}
+    for r in runs:
+        if r.method == REFERENCE_METHOD:
+            dense.setdefault(r.setting, []).append(r)
     scored: list[Scored] = []
     for run in runs:
-        reference = dense.get((run.setting, run.seed))
+        reference = _reference_metrics(dense.get(run.setting, []), run)
         if reference is None:
-            dataset, backbone, profile = run.setting
+            dataset, backbone, profile = run.setting[:3]
+            needed = "another dense seed" if run.method == REFERENCE_METHOD else "a dense run"
+            if run.method == REFERENCE_METHOD and REFERENCE_KIND != "same_seed":
+                # A lone dense seed is still the reference of its setting, with no null band.
+                scored.append(Scored(run, {"mean": 0.0}))
+                continue
             invalid.append(InvalidRun(run.path, (
-                f"missing dense reference: no valid dense run for {dataset}/{backbone} "
+                f"missing dense reference: no valid {needed} for {dataset}/{backbone} "
                 f"profile {profile} seed {run.seed}"), run.result))
             continue
         try:
-            values = delta_t(run.result["metrics"], reference.result["metrics"],
-                             scoring=scoring_rule(run.result["dataset"]))
+            values = _scorer(run.result["dataset"])(run.result["metrics"], reference)
         except (KeyError, ValueError, TypeError, ZeroDivisionError) as exc:
             invalid.append(InvalidRun(run.path, f"cannot compute ΔT: {exc}", run.result))
             continue
@@ -83,7 +113,7 @@ def _cost(runs: list[Run]) -> dict[str, float | None]:
             isinstance(sparse, (int, float)) else None
 
     out = {key: _mean([c.get(key) for c in costs]) for key in
-           ("train_seconds", "iterations", "extra_forward_backward", "rounds")}
+           ("train_seconds", "iterations", "extra_forward_backward", "rounds", "budget_units")}
     out["macs_ratio"] = _mean([ratio(c) for c in costs])
     return out
 
@@ -94,6 +124,7 @@ def _run_record(item: Scored) -> dict[str, Any]:
     return {
         "seed": item.run.seed,
         "path": item.run.path,
+        "identity": item.run.identity,
         "delta_t": {"mean": item.delta_t["mean"],
                     "by_task": {k: v for k, v in item.delta_t.items() if k != "mean"}},
         "sparsity_overall": r["sparsity"]["overall"],
@@ -109,9 +140,11 @@ def _entry(method: str, items: list[Scored], rank: int | None) -> dict[str, Any]
     tasks = sorted({t for s in items for t in s.delta_t if t != "mean"})
     metric_keys = sorted({(t, k) for r in results for t, ks in r["metrics"].items() for k in ks})
     components = sorted({c for r in results for c in r["sparsity"]["by_component"]})
+    starts = sorted({s.run.start for s in items})
     return {
         "method": method,
         "rank": rank,
+        "start": starts[0] if len(starts) == 1 else "mixed",
         "n_seeds": len(items),
         "seeds": [s.run.seed for s in items],
         "delta_t": {
@@ -148,9 +181,26 @@ def _ordered(names: set[str], first: tuple[str, ...]) -> list[str]:
     return [n for n in first if n in names] + sorted(names - set(first))
 
 
+def _null_bands(dense: list[Scored]) -> dict[str, Any]:
+    """The null band under each reference kind, measured on the setting's dense seeds."""
+    metrics = [d.run.result["metrics"] for d in sorted(dense, key=lambda d: d.run.seed)]
+    score = _scorer(dense[0].run.result["dataset"])
+    return {kind: stats.null_band(stats.null_values(metrics, kind, score), kind)
+            for kind in (REFERENCE_KIND, ALTERNATIVE_REFERENCE)}
+
+
+def _rank(entries: list[dict[str, Any]], band: dict[str, Any] | None) -> None:
+    """Rank groups that respect the intervals, and the null-band flag (stats.py)."""
+    intervals = [stats.bounds(e["delta_t"]) for e in entries]
+    for entry, group, interval in zip(entries, stats.rank_groups(intervals), intervals,
+                                      strict=True):
+        entry["rank_group"] = group
+        entry["within_null_band"] = bool(band is not None and stats.overlaps(interval, band))
+
+
 def _tables(scored: list[Scored]) -> list[dict[str, Any]]:
-    dense: dict[tuple[str, str, str], list[Scored]] = {}
-    groups: dict[tuple[tuple[str, str, str], float], dict[str, list[Scored]]] = {}
+    dense: dict[tuple[str, ...], list[Scored]] = {}
+    groups: dict[tuple[tuple[str, ...], float], dict[str, list[Scored]]] = {}
     for item in scored:
         if item.run.method == REFERENCE_METHOD:
             dense.setdefault(item.run.setting, []).append(item)
@@ -159,26 +209,68 @@ def _tables(scored: list[Scored]) -> list[dict[str, Any]]:
             groups.setdefault(key, {}).setdefault(item.run.method, []).append(item)
     tables = []
     for (setting, target), by_method in sorted(groups.items()):
-        dataset, backbone, profile = setting
+        dataset, backbone, profile, setting_id = setting
         ranked = sorted(by_method.items(), key=lambda kv: (-_mean_delta_t(kv[1]), kv[0]))
         entries = [_entry(m, items, i + 1) for i, (m, items) in enumerate(ranked)]
         reference = _entry(REFERENCE_METHOD, dense[setting], None)
+        reference["reference_kind"] = REFERENCE_KIND
+        bands = _null_bands(dense[setting])
+        _rank(entries, bands[REFERENCE_KIND])
         scoring = scoring_rule(dataset)
         spec = DATASETS.get(dataset)
         task_names = {t for e in [reference, *entries] for t in e["metrics"]}
         component_names = {c for e in [reference, *entries] for c in e["sparsity"]["by_component"]}
         tasks = _ordered(task_names, spec.tasks if spec else ())
+        short = f"@{setting_id[:8]}" if setting_id else ""
         tables.append({
-            "id": f"{dataset}/{backbone}/{profile}/s{target:.2f}",
+            "id": f"{dataset}/{backbone}/{profile}{short}/s{target:.2f}",
             "dataset": dataset, "backbone": backbone, "profile": profile,
+            "setting_identity": setting_id or None,
             "target_sparsity": target, "scoring": scoring,
             "tasks": tasks,
             "components": _ordered(component_names, ("backbone", *tasks)),
             "metrics": _columns([reference, *entries], scoring),
+            "reference_kind": REFERENCE_KIND,
+            "null_band": bands[REFERENCE_KIND],
+            "null_band_alternative": bands[ALTERNATIVE_REFERENCE],
             "reference": reference,
             "entries": entries,
         })
     return tables
+
+
+def _stale(runs: list[Run], expected: Mapping[str, Expected]) -> tuple[list[Run], list[dict[str, Any]]]:
+    """Split runs into those params.yaml asks for (same identity) and stale ones, with why."""
+    current: list[Run] = []
+    stale: list[dict[str, Any]] = []
+    for run in runs:
+        want = expected.get(run.path)
+        if want is not None and run.identity == want.identity:
+            current.append(run)
+            continue
+        if want is None:
+            reason = "not in the grid params.yaml asks for"
+        else:
+            found = (run.result.get("provenance") or {}).get("config") or {}
+            reason = "trained with other settings: " + identity_diff(found, want.inputs)
+        stale.append({"path": run.path, "method": run.method, "target_sparsity":
+                      run.target_sparsity, "seed": run.seed, "identity": run.identity,
+                      "reason": reason})
+    return current, stale
+
+
+def identity_diff(found: Mapping[str, Any], wanted: Mapping[str, Any], prefix: str = "") -> str:
+    """The first few keys where a run's recorded identity inputs differ from the wanted ones."""
+    diffs: list[str] = []
+    for key in sorted(set(found) | set(wanted)):
+        a, b = found.get(key), wanted.get(key)
+        if a == b:
+            continue
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            diffs.append(identity_diff(a, b, f"{prefix}{key}."))
+        else:
+            diffs.append(f"{prefix}{key} {a!r} (params.yaml: {b!r})")
+    return "; ".join(d for d in diffs if d)[:300] or "unrecorded identity"
 
 
 def _provenance(parsed: list[dict[str, Any]]) -> dict[str, Any]:
@@ -202,10 +294,26 @@ def _provenance(parsed: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def build_leaderboard(runs_root: str | Path) -> dict[str, Any]:
-    """Read every result under `runs_root` and build the leaderboard (docs/report.md)."""
+@dataclass(frozen=True)
+class Expected:
+    """What params.yaml asks for at one run path: its identity and the inputs hashed."""
+
+    identity: str
+    inputs: dict[str, Any]
+
+
+def build_leaderboard(runs_root: str | Path,
+                      expected: Mapping[str, Expected] | None = None) -> dict[str, Any]:
+    """Read every result under `runs_root` and build the leaderboard (docs/report.md).
+
+    `expected` maps run paths (relative to `runs_root`) to the identity params.yaml asks for
+    there; runs elsewhere or of another identity are listed as stale and never ranked.
+    """
     runs, invalid = load_runs(runs_root)
     found = len(runs) + len(invalid)
+    stale: list[dict[str, Any]] = []
+    if expected is not None:
+        runs, stale = _stale(runs, expected)
     scored = _score(runs, invalid)
     parsed = [r.result for r in runs] + [i.result for i in invalid if isinstance(i.result, dict)]
     return {
@@ -214,12 +322,17 @@ def build_leaderboard(runs_root: str | Path) -> dict[str, Any]:
         "runs_root": str(runs_root),
         "rules": {
             "sparsity_tolerance": SPARSITY_TOLERANCE,
-            "ranking": "delta_t.mean, higher is better",
+            "ranking": "delta_t.mean, higher is better; rank groups from the 95% intervals",
             "std": "sample standard deviation over seeds (ddof=1); null for one seed",
+            "interval": stats.INTERVAL_RULE,
             "reference": REFERENCE_METHOD,
+            "reference_kind": REFERENCE_KIND,
+            "identity_checked": expected is not None,
         },
-        "counts": {"results": found, "valid": len(scored), "invalid": len(invalid)},
+        "counts": {"results": found, "valid": len(scored), "invalid": len(invalid),
+                   "stale": len(stale)},
         "tables": _tables(scored),
         "invalid": sorted((i.to_dict() for i in invalid), key=lambda d: d["path"]),
+        "stale": sorted(stale, key=lambda d: d["path"]),
         "provenance": _provenance(parsed),
     }

@@ -30,15 +30,25 @@ class Run:
         return str(self.result["method"])
 
     @property
-    def key(self) -> tuple[str, str, str, str, float, int]:
-        r = self.result
-        return (r["dataset"], r["backbone"], r["profile"], r["method"],
-                round(float(r["target_sparsity"]), 6), int(r["seed"]))
+    def key(self) -> tuple[Any, ...]:
+        return (*self.setting, self.method, self.target_sparsity, self.seed)
 
     @property
-    def setting(self) -> tuple[str, str, str]:
-        """Dataset, backbone, profile: what a dense reference must share."""
-        return (self.result["dataset"], self.result["backbone"], self.result["profile"])
+    def setting(self) -> tuple[str, str, str, str]:
+        """Dataset, backbone, profile name and the setting identity (the hash of data, backbone
+        and the profile's content): what runs of one table and their dense reference share."""
+        r = self.result
+        return (r["dataset"], r["backbone"], r["profile"], str(r.get("setting_identity") or ""))
+
+    @property
+    def identity(self) -> str | None:
+        value = self.result.get("identity")
+        return value if isinstance(value, str) else None
+
+    @property
+    def start(self) -> str:
+        start = self.result.get("start")
+        return str(start.get("point", "init")) if isinstance(start, dict) else "init"
 
     @property
     def seed(self) -> int:

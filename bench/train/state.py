@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -15,8 +15,9 @@ from bench.method import Batch, Context, PruningMethod
 from bench.models import MultiTaskModel, build_model
 from bench.provenance import provenance
 from bench.registry import get_method_class
-from bench.runs import RunSpec, config_hash, resolved_config
+from bench.runs import RunSpec, resolved_config, run_identity, setting_identity
 from bench.sparsity import SparsityReport, measure
+from bench.train.start import dense_rewind_step, load_start, resolve_start
 from bench.train.setup import (
     autocast,
     configure_backends,
@@ -47,6 +48,12 @@ class RunState:
     ctx: Context
     total_steps: int
     architecture: dict[str, tuple[int, ...]]
+    # The start point as result.json records it (bench/train/start.py, StartPoint.to_dict()),
+    # the steps its dense parent trained (counted in cost.budget_units), and for a dense run
+    # the step at which it saves rewind.pt.
+    start: dict[str, Any] = field(default_factory=lambda: {"point": "init"})
+    parent_steps: int = 0
+    rewind_at: int | None = None
 
     def autocast(self) -> torch.autocast:
         return autocast(self.recipe, self.device)
@@ -85,12 +92,20 @@ class RunState:
     def measure_sparsity(self) -> SparsityReport:
         return measure(self.ctx.prunable)
 
+    def resolved(self) -> dict[str, Any]:
+        """The run's identity inputs as it actually runs: steps trained, start point built."""
+        # `start`: the start point as bench/train/start.py built it ({"point", "parent_identity"})
+        start = getattr(self, "start", None)
+        return resolved_config(self.config, self.spec, self.total_steps,
+                               start if isinstance(start, dict) else None)
+
     @property
     def config_hash(self) -> str:
-        return config_hash(resolved_config(self.config, self.spec))
+        """The run's identity (checkpoints and finished results are matched against it)."""
+        return run_identity(self.resolved())
 
     def result_header(self, spec: RunSpec, started: str) -> dict[str, Any]:
-        resolved = resolved_config(self.config, spec)
+        resolved = self.resolved()
         return {
             "method": spec.method,
             "dataset": self.config.dataset,
@@ -98,13 +113,16 @@ class RunState:
             "profile": self.config.profile,
             "target_sparsity": spec.target_sparsity,
             "seed": spec.seed,
+            "identity": run_identity(resolved),
+            "setting_identity": setting_identity(resolved),
             "method_params": to_dict(self.method.params),
+            "start": dict(self.start),
             "provenance": {
                 **provenance(self.device),
                 "switches": effective_switches(self.recipe, self.device),
                 "started_at": started,
                 "config": resolved,
-                "config_hash": config_hash(resolved),
+                "config_hash": run_identity(resolved),
             },
         }
 
@@ -121,6 +139,8 @@ def build_state(
     watch_method: Callable[[PruningMethod], None] | None = None,
 ) -> RunState:
     recipe = config.recipe
+    cls = get_method_class(spec.method)
+    start = resolve_start(config, spec, cls)  # a missing dense parent stops the run here
     device = pick_device(device_choice or recipe.device)
     configure_backends(recipe, device)
     seed_everything(spec.seed)
@@ -132,7 +152,6 @@ def build_state(
     if recipe.channels_last:
         model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     architecture = architecture_of(model)
-    cls = get_method_class(spec.method)
     params: Any = build(cls.Params, config.params_for(spec.method), f"method_params.{spec.method}")
     method = cls(params)
     if watch_method is not None:
@@ -153,10 +172,12 @@ def build_state(
     )
     state = RunState(
         config, spec, recipe, device, datasets, model, model, method, optimizer, None, ctx,
-        total, architecture,
+        total, architecture, start.to_dict(), start.parent_steps,
     )
+    state.rewind_at = dense_rewind_step(state)
     ctx._calibration = state.calibration
     ctx._task_losses = state.task_losses
+    load_start(state, start)  # the dense parent's weights (and rewind state) before setup
     method.setup(ctx)
     # The schedule is built after setup so parameter groups a method adds follow it too.
     state.scheduler = torch.optim.lr_scheduler.StepLR(
