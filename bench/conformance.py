@@ -1,9 +1,11 @@
 """The conformance suite a method passes before its numbers reach the leaderboard.
 
 Runs the method through the real training loop on a tiny synthetic model and dataset, in
-seconds, and checks: measured sparsity on target, pruned weights staying zero, no file writes
+seconds, and checks: measured sparsity on target, the start point and budget recorded, pruned weights staying zero, no file writes
 and no test-split reads from the method's hooks, determinism, resume equivalence, and an
-unchanged architecture. `bench check-method SLUG` prints the report.
+unchanged architecture. A method that starts from the trained dense model (`start = "dense"`)
+gets a tiny dense parent trained first in the suite's scratch folder, where the runner looks for
+it. `bench check-method SLUG` prints the report.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from bench.conformance_guard import Violations, install, watch
 from bench.errors import RunFailedError
 from bench.masks import MaskedMethod
 from bench.registry import get_method_class
-from bench.runs import RunSpec
+from bench.runs import RunSpec, dense_spec, run_dir
 from bench.typed import ConfigError, build
 
 TOLERANCE = 0.005  # ±0.5 percentage points
@@ -116,6 +118,12 @@ def run_checks(slug: str, targets: tuple[float, ...] = (0.5, 0.9), params: dict[
     test_dir = prepared_root(config) / "test"
     install((str(test_dir),))
     record = Violations()
+    if cls.start == "dense":  # the parent the runner loads, trained unwatched like the pipeline's
+        try:
+            _train(config, dense_spec(0), run_dir(config, dense_spec(0)), Violations())
+        except Exception as exc:
+            report.add("trains its dense parent", False, f"{type(exc).__name__}: {exc}")
+            return report
     results: dict[float, dict[str, Any]] = {}
     for target in targets:
         out = work / f"s{target}"
@@ -129,6 +137,10 @@ def run_checks(slug: str, targets: tuple[float, ...] = (0.5, 0.9), params: dict[
         measured = result["sparsity"]["overall"]
         ok = measured == 0 if slug == "dense" else abs(measured - target) <= TOLERANCE
         report.add(f"measured sparsity at target {target:.2f}", ok, f"measured {measured:.4f}")
+    start, budget = results[targets[-1]]["start"], results[targets[-1]]["cost"]["budget_units"]
+    expected = 2.0 if cls.start == "dense" else 1.0  # the dense parent's steps counted too
+    report.add("start point and budget recorded", start["point"] == cls.start and budget == expected,
+               f"start {start['point']}, {budget} dense budgets")
     masked = isinstance(cls(cls.Params()), MaskedMethod)
     report.add("pruned weights stay zero", not record.revived,
                "; ".join(record.revived) or ("checked every step" if masked else "not a mask method"))

@@ -19,6 +19,12 @@ calls, in order:
 
 `state_dict` / `load_state_dict` carry whatever the method needs to resume from a checkpoint.
 The benchmark measures sparsity from the final weights; a method cannot report its own.
+
+Where a method starts is class data, known before any run (it shapes the pipeline's graph):
+`start = "init"` trains from the model's initialisation; `start = "dense"` starts from the
+trained dense run of the same seed, whose final weights the runner loads into the model before
+`setup` (bench/train/start.py). A from-dense method with `needs_rewind = True` also receives the
+dense run's early checkpoint as `ctx.rewind_state`. A method never opens a file itself.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ import torch
 from torch import nn
 
 Batch = dict[str, torch.Tensor]
+# Where a method's run starts: from initialisation, or from the trained dense run of its seed.
+START_POINTS = ("init", "dense")
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,9 @@ class Context:
     device: torch.device
     step: int = 0
     cost: Cost = field(default_factory=Cost)
+    # The dense parent's full state (parameters and buffers, on the CPU) at its rewind step, for
+    # a method with `needs_rewind` (lottery tickets with late rewinding); None otherwise.
+    rewind_state: dict[str, torch.Tensor] | None = None
     _calibration: Callable[[], Iterator[Batch]] | None = None
     _task_losses: Callable[[Batch], dict[str, torch.Tensor]] | None = None
     _log: Callable[[str, float], None] | None = None
@@ -138,6 +149,10 @@ class PruningMethod:
     description: ClassVar[str] = ""
     paper: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
+    # "init" or "dense" (START_POINTS); checked by the registry.
+    start: ClassVar[str] = "init"
+    # True: the runner hands the dense parent's rewind checkpoint over as ctx.rewind_state.
+    needs_rewind: ClassVar[bool] = False
 
     def __init__(self, params: Any = None) -> None:
         self.params = params if params is not None else self.Params()

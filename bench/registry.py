@@ -20,7 +20,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from bench.method import PruningMethod
+from bench.method import START_POINTS, PruningMethod
 
 _METHODS: dict[str, type[PruningMethod]] | None = None
 _BROKEN: dict[str, str] = {}
@@ -55,6 +55,10 @@ def _check(cls: type[PruningMethod], name: str) -> None:
     if not dataclasses.is_dataclass(cls.Params):
         raise TypeError("`Params` must be a dataclass")
     cls.Params()  # defaults must construct
+    if cls.start not in START_POINTS:
+        raise ValueError(f"start {cls.start!r} must be one of {', '.join(START_POINTS)}")
+    if cls.needs_rewind and cls.start != "dense":
+        raise ValueError("needs_rewind needs start = 'dense' (the rewind point is the dense run's)")
 
 
 def discover(refresh: bool = False) -> dict[str, type[PruningMethod]]:

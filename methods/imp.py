@@ -1,13 +1,17 @@
-"""Iterative magnitude pruning (IMP) inside the dense training budget, no rewind.
+"""Iterative magnitude pruning (IMP, Han et al. NeurIPS 2015) of the trained dense model.
 
-Train dense until `start_fraction` of the steps, then at `rounds` evenly spaced rounds (the last
-at `end_fraction`) prune the globally smallest |w| among the weights still alive, the same
-fraction p of the remaining weights each round, p = 1 − (1 − s)^(1/rounds), so the last round
-lands exactly on the target (exact counts: round r leaves round(N·(1−p)^r) weights, the last
-round(N·(1−s))). Training goes on with the growing mask to the end; nothing is rewound.
+Start "dense": the runner loads the trained dense run of the same seed before `setup`
+(bench/train/start.py). Pruning then alternates with fine-tuning, as in Han et al.: `rounds`
+rounds, the first at step 0 (on the trained weights), the others evenly spaced up to
+`end_fraction` of the fine-tuning budget, each pruning the globally smallest |w| among the
+weights still alive, the same fraction p of the survivors each round,
+p = 1 − (1 − s)^(1/rounds), so the last round lands exactly on the target (exact counts: round r
+leaves round(N·(1−p)^r) weights, the last round(N·(1−s))). The rest of the budget fine-tunes
+the final mask. The run trains the profile's full step count after its start, like every
+method; the dense training it starts from is counted in `cost.budget_units`.
 
-`IterativeMagnitudePruning` below is shared with `lth` (which adds rewinding): a subclass
-chooses the pruned count and the step of each round; this class runs the rounds in `after_step`
+`IterativeMagnitudePruning` runs any such schedule: a subclass chooses the pruned count and the
+step of each round; rounds due at step 0 are cut in `prepare`, later ones in `after_step`
 (several in one step when a short run puts them there, merged into one cut — pruning the k
 smallest, then the next j smallest, without training in between, is the same as pruning the
 k + j smallest once), and `finalize` performs any round still owed, so the target is always
@@ -28,18 +32,12 @@ from bench.method import Context
 Schedule = list[tuple[int, int]]  # per round: (step after which it runs, total pruned after it)
 
 
-def round_step(total_steps: int, fraction: float) -> int:
-    """The step count after which an event at `fraction` of training happens (≥ 1, ≤ total)."""
-    return min(max(total_steps, 1), max(1, math.floor(fraction * total_steps + 0.5)))
-
-
-def spread(total_steps: int, first: float, last: float, rounds: int) -> list[int]:
-    """`rounds` steps evenly spaced from fraction `first` to `last` of training."""
+def spread(total_steps: int, last: float, rounds: int) -> list[int]:
+    """`rounds` steps evenly spaced from 0 to fraction `last` of training (half up)."""
     if rounds == 1:
-        return [round_step(total_steps, last)]
-    return [
-        round_step(total_steps, first + (last - first) * r / (rounds - 1)) for r in range(rounds)
-    ]
+        return [0]
+    end = last * total_steps
+    return [min(total_steps, math.floor(end * r / (rounds - 1) + 0.5)) for r in range(rounds)]
 
 
 def pruned_counts(
@@ -53,7 +51,7 @@ def pruned_counts(
 
 
 class IterativeMagnitudePruning(MaskedMethod):
-    """Magnitude rounds on a schedule; subclasses set `schedule` and may override `after_round`."""
+    """Magnitude rounds on a schedule; subclasses set `schedule`."""
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
@@ -63,9 +61,6 @@ class IterativeMagnitudePruning(MaskedMethod):
 
     def schedule(self, ctx: Context, n_weights: int) -> Schedule:
         raise NotImplementedError
-
-    def after_round(self, ctx: Context) -> None:
-        """Called once after the rounds due at a step have been cut (LTH rewinds here)."""
 
     def setup(self, ctx: Context) -> None:
         super().setup(ctx)
@@ -77,18 +72,21 @@ class IterativeMagnitudePruning(MaskedMethod):
         ctx.cost.notes["pruned_after_round"] = [
             round(n / self._n_weights, 6) for _, n in self._schedule
         ]
+        self._cut_due(ctx)
 
     def after_step(self, ctx: Context) -> None:
         super().after_step(ctx)
-        due = sum(1 for step, _ in self._schedule if step <= ctx.step)
-        if due > self.rounds_done:
-            self._cut(ctx, due)
-            self.after_round(ctx)
+        self._cut_due(ctx)
 
     def finalize(self, ctx: Context) -> None:
         if self.rounds_done < len(self._schedule):
             self._cut(ctx, len(self._schedule))
         super().finalize(ctx)
+
+    def _cut_due(self, ctx: Context) -> None:
+        due = sum(1 for step, _ in self._schedule if step <= ctx.step)
+        if due > self.rounds_done:
+            self._cut(ctx, due)
 
     @torch.no_grad()
     def _cut(self, ctx: Context, rounds: int) -> None:
@@ -115,29 +113,30 @@ class IterativeMagnitudePruning(MaskedMethod):
 
 @dataclass(frozen=True)
 class ImpParams:
-    # Fractions of ctx.total_steps: dense warm-up until the first round, last round at the end.
-    start_fraction: float = 0.1
-    end_fraction: float = 0.6
+    # Pruning rounds; the first prunes the trained dense weights at step 0.
     rounds: int = 10
+    # Fraction of the fine-tuning budget by which the last round has run; the rest fine-tunes.
+    end_fraction: float = 0.5
 
     def __post_init__(self) -> None:
-        if not 0 <= self.start_fraction <= self.end_fraction <= 1:
-            raise ValueError("need 0 ≤ start_fraction ≤ end_fraction ≤ 1")
+        if not 0 <= self.end_fraction <= 1:
+            raise ValueError(f"end_fraction must be in [0, 1], got {self.end_fraction}")
         if self.rounds < 1:
             raise ValueError(f"rounds must be ≥ 1, got {self.rounds}")
 
 
 class Imp(IterativeMagnitudePruning):
     slug = "imp"
-    description = "iterative global magnitude pruning during training, no rewind"
-    paper = "Han et al. NeurIPS 2015 (iterative magnitude pruning), as run in the AdapMTL paper"
+    description = "iterative global magnitude pruning of the trained dense model, fine-tuning between rounds"
+    paper = "Han, Pool, Tran, Dally. Learning both Weights and Connections. NeurIPS 2015"
     Params = ImpParams
+    start = "dense"
 
     def schedule(self, ctx: Context, n_weights: int) -> Schedule:
         if ctx.target_sparsity <= 0:
             return []
         p = self.params
         kept = (1 - ctx.target_sparsity) ** (1 / p.rounds)
-        steps = spread(ctx.total_steps, p.start_fraction, p.end_fraction, p.rounds)
+        steps = spread(ctx.total_steps, p.end_fraction, p.rounds)
         counts = pruned_counts(n_weights, ctx.target_sparsity, kept, p.rounds)
         return list(zip(steps, counts, strict=True))

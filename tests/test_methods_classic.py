@@ -1,6 +1,8 @@
 """random, snip, imp, lth: exact sparsity, masks held through Adam, determinism, resume, and
 each method's own behaviour — on a tiny ResNet34 multi-task model with a hand-run loop that
-calls the hooks in the order bench/train/loop.py does."""
+calls the hooks in the order bench/train/loop.py does. imp and lth start from a tiny trained
+dense parent (`from_dense`), as the runner hands it to them (tests/test_start.py checks the
+runner's side)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import torch
 from fixtures.tiny_mtl import (
     TASKS,
     assert_same_weights,
+    from_dense,
     n_prunable,
     one_thread,
     run_with_resume,
@@ -23,8 +26,9 @@ from fixtures.tiny_mtl import (
 from bench.method import Context, PruningMethod
 from bench.registry import broken, discover
 from methods._saliency import per_task_saliency, summed_saliency, xavier_scoring_weights
+from bench.masks import global_topk_masks
 from methods.imp import Imp, ImpParams
-from methods.lth import Lth, LthParams, rounds_needed
+from methods.lth import Lth
 from methods.random import RandomPruning, per_layer_counts
 from methods.snip import Snip, SnipParams
 
@@ -38,6 +42,12 @@ def make_ctx(target: float, seed: int = 0, total: int = STEPS) -> Context:
     return tiny_ctx(target, seed, total)
 
 
+def ctx_for(slug: str, target: float, seed: int = 0, total: int = STEPS) -> Context:
+    """A context at the method's start: initialisation, or a trained dense parent."""
+    ctx = make_ctx(target, seed, total)
+    return from_dense(ctx) if discover()[slug].start == "dense" else ctx
+
+
 def build(slug: str, params: Any = None) -> PruningMethod:
     return discover()[slug](params)
 
@@ -45,7 +55,7 @@ def build(slug: str, params: Any = None) -> PruningMethod:
 def full_run(
     slug: str, target: float, seed: int = 0, params: Any = None
 ) -> tuple[PruningMethod, Context]:
-    ctx = make_ctx(target, seed)
+    ctx = ctx_for(slug, target, seed)
     method = build(slug, params)
     method.setup(ctx)
     train(method, ctx)
@@ -83,7 +93,7 @@ def test_deterministic(slug: str) -> None:
 @pytest.mark.parametrize("slug", SLUGS)
 def test_resume_is_identical(slug: str, split: int) -> None:
     _, straight = full_run(slug, 0.9, seed=1)
-    resumed = run_with_resume(make_ctx, build, slug, split)
+    resumed = run_with_resume(lambda t, seed: ctx_for(slug, t, seed), build, slug, split)
     assert_same_weights(straight, resumed)
     assert straight.cost == resumed.cost
 
@@ -132,7 +142,7 @@ def test_snip_scores_under_xavier_but_trains_the_model_init() -> None:
         scores = summed_saliency(ctx, 2)
         assert not torch.equal(ctx.all_prunable()[0].param, init[ctx.all_prunable()[0].name])
     assert all(torch.equal(w.param, init[w.name]) for w in ctx.all_prunable())
-    method = Snip(SnipParams(calibration_batches=2))
+    method = Snip(SnipParams(calibration_batches=2, scoring_init="xavier_normal"))
     method.setup(ctx)
     method.prepare(ctx)
     for w in ctx.all_prunable():
@@ -153,58 +163,75 @@ def test_per_task_saliency_reaches_backbone_and_own_head() -> None:
         assert all(float(scores[t][w.name].sum()) > 0 for w in ctx.prunable[t])
 
 
-def test_imp_rounds_follow_schedule_without_rewind() -> None:
-    params = ImpParams(start_fraction=0.1, end_fraction=0.6, rounds=5)
-    method, ctx = full_run("imp", 0.9, params=params)
+def test_start_points() -> None:
+    assert {s: discover()[s].start for s in SLUGS} == {
+        "random": "init", "snip": "init", "imp": "dense", "lth": "dense"}
+    assert [s for s in SLUGS if discover()[s].needs_rewind] == ["lth"]
+
+
+def test_imp_prunes_the_trained_model_first_then_rounds_with_fine_tuning() -> None:
+    ctx = ctx_for("imp", 0.9)
+    trained = {w.name: w.param.detach().clone() for w in ctx.all_prunable()}
+    method = Imp(ImpParams(rounds=5, end_fraction=0.5))
+    method.setup(ctx)
+    method.prepare(ctx)
+    assert ctx.cost.notes["round_steps"] == [0, 3, 5, 8, 10]  # 0 … 0.5·20, half up
+    # Round 1, before any fine-tuning: the smallest |w| of the trained dense weights.
+    first = ctx.cost.notes["pruned_after_round"][0]
+    expected = global_topk_masks({n: w.abs() for n, w in trained.items()}, first)
+    assert all(torch.equal(method.masks[n], expected[n]) for n in trained)
+    assert method.rounds_done == 1 and ctx.cost.rounds == 1
+    train(method, ctx, 0)
+    method.finalize(ctx)
     assert ctx.cost.rounds == 5
-    assert ctx.cost.notes["round_steps"] == [2, 5, 7, 10, 12]  # 0.1·20 … 0.6·20, half up
     fractions = ctx.cost.notes["pruned_after_round"]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(0.9, abs=1e-5)
     # The per-round pruned fraction of the survivors is fixed: 1 − 0.1^(1/5) ≈ 0.369.
     alive = [1.0] + [1 - f for f in fractions]
     assert all(abs(alive[i + 1] / alive[i] - 0.1**0.2) < 1e-3 for i in range(5))
-    init = make_ctx(0.9).model
-    w = ctx.prunable["backbone"][0]
-    mask = method.masks[w.name]  # type: ignore[attr-defined]
-    initial = init.state_dict()[f"{w.name}.weight"]
-    assert not torch.equal(w.weight[mask], initial[mask])
+    w = ctx.prunable["backbone"][0]  # fine-tuned: the survivors moved, nothing was rewound
+    mask = method.masks[w.name]
+    assert not torch.equal(w.weight[mask], trained[w.name][mask])
 
 
-def test_lth_rounds_needed() -> None:
-    assert [rounds_needed(s, 0.2) for s in (0.5, 0.7, 0.9, 0.95)] == [4, 6, 11, 14]
-    assert rounds_needed(0.36, 0.2) == 2  # exactly 0.8², despite float error
-    assert rounds_needed(0.0, 0.2) == 0
-
-
-def test_lth_rewinds_to_init_and_resets_optimizer() -> None:
-    ctx = make_ctx(0.95)
-    init = copy.deepcopy(ctx.model.state_dict())
-    method = Lth(LthParams(end_fraction=0.5))
+def test_lth_ticket_is_the_trained_magnitude_mask_on_the_rewind_checkpoint() -> None:
+    ctx = ctx_for("lth", 0.9)
+    assert ctx.rewind_state is not None
+    trained = {w.name: w.param.detach().clone() for w in ctx.all_prunable()}
+    rewind = ctx.rewind_state
+    method = Lth()
     method.setup(ctx)
-    method.prepare(ctx)
-    schedule = method._schedule
-    assert len(schedule) == 14 and schedule[-1][0] == 10  # all 14 rounds in 10 of 20 steps
-    last_round_step = schedule[-1][0]
-    train(method, ctx, 0, last_round_step)
-    assert method.rounds_done == 14 and ctx.cost.rounds == 14
+    method.prepare(ctx)  # the ticket as step 0 sees it
+    assert ctx.cost.rounds == 1
+    expected = global_topk_masks({n: w.abs() for n, w in trained.items()}, 0.9)
+    assert all(torch.equal(method.masks[n], expected[n]) for n in trained)
     assert ctx.optimizer.state == {} or all(not s for s in ctx.optimizer.state.values())
     for k, v in ctx.model.state_dict().items():
-        if k.endswith(".weight") and k[: -len(".weight")] in method.masks:
-            mask = method.masks[k[: -len(".weight")]]
-            assert torch.equal(v[mask], init[k][mask]) and torch.all(v[~mask] == 0), k
+        name = k[: -len(".weight")]
+        if k.endswith(".weight") and name in method.masks:
+            mask = method.masks[name]
+            assert torch.equal(v[mask], rewind[k][mask]) and torch.all(v[~mask] == 0), k
         else:
-            assert torch.equal(v, init[k]), k
-    assert zeros(ctx) == round(0.95 * n_prunable(ctx))
-    train(method, ctx, last_round_step)
+            assert torch.equal(v, rewind[k]), k  # biases, BatchNorm parameters and statistics
+    assert zeros(ctx) == round(0.9 * n_prunable(ctx))
+    train(method, ctx, 0)
     method.finalize(ctx)
-    assert ctx.cost.rounds == 14 and zeros(ctx) == round(0.95 * n_prunable(ctx))
+    assert zeros(ctx) == round(0.9 * n_prunable(ctx))
 
 
-def test_iterative_methods_reach_target_even_when_run_is_shorter_than_rounds() -> None:
-    for method in (Imp(ImpParams(rounds=30)), Lth()):
-        ctx = make_ctx(0.95, total=3)
-        method.setup(ctx)
-        train(method, ctx)
-        method.finalize(ctx)
-        assert zeros(ctx) == round(0.95 * n_prunable(ctx))
-        assert ctx.cost.rounds == len(method._schedule)
+def test_lth_without_a_rewind_checkpoint_says_so() -> None:
+    ctx = make_ctx(0.9)
+    method = Lth()
+    method.setup(ctx)
+    with pytest.raises(RuntimeError, match="rewind"):
+        method.prepare(ctx)
+
+
+def test_imp_reaches_target_even_when_run_is_shorter_than_rounds() -> None:
+    method = Imp(ImpParams(rounds=30))
+    ctx = ctx_for("imp", 0.95, total=3)
+    method.setup(ctx)
+    train(method, ctx)
+    method.finalize(ctx)
+    assert zeros(ctx) == round(0.95 * n_prunable(ctx))
+    assert ctx.cost.rounds == 30

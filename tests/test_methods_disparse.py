@@ -1,6 +1,7 @@
 """disparse_static, disparse_pt, disparse_dynamic: exact sparsity, masks held through Adam,
 determinism, resume, the union arbiter, ERK and drop/regrow — on a tiny ResNet34 multi-task
-model with a hand-run loop that calls the hooks in the order bench/train/loop.py does."""
+model with a hand-run loop that calls the hooks in the order bench/train/loop.py does.
+disparse_pt starts from a tiny trained dense parent (`from_dense`), as the runner hands it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 from fixtures.tiny_mtl import (
     TASKS,
     assert_same_weights,
+    from_dense,
     n_prunable,
     one_thread,
     run_with_resume,
@@ -30,6 +32,7 @@ from methods.disparse_dynamic import (
 )
 from methods.disparse_pt import DisparsePt, DisparsePtParams
 from methods.disparse_static import DisparseStaticParams
+from methods.snip import Snip, SnipParams
 
 SLUGS = ("disparse_static", "disparse_pt", "disparse_dynamic")
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -46,6 +49,12 @@ def make_ctx(target: float, seed: int = 0, total: int = STEPS) -> Context:
     return tiny_ctx(target, seed, total)
 
 
+def ctx_for(slug: str, target: float, seed: int = 0, total: int = STEPS) -> Context:
+    """A context at the method's start: initialisation, or a trained dense parent."""
+    ctx = make_ctx(target, seed, total)
+    return from_dense(ctx) if discover()[slug].start == "dense" else ctx
+
+
 def build(slug: str, params: Any = None) -> PruningMethod:
     return discover()[slug](params if params is not None else FAST[slug])
 
@@ -53,7 +62,7 @@ def build(slug: str, params: Any = None) -> PruningMethod:
 def full_run(
     slug: str, target: float, seed: int = 0, params: Any = None, total: int = STEPS
 ) -> tuple[PruningMethod, Context]:
-    ctx = make_ctx(target, seed, total)
+    ctx = ctx_for(slug, target, seed, total)
     method = build(slug, params)
     method.setup(ctx)
     train(method, ctx)
@@ -93,7 +102,7 @@ def test_deterministic(slug: str) -> None:
 @pytest.mark.parametrize("slug", SLUGS)
 def test_resume_is_identical(slug: str, split: int) -> None:
     _, straight = full_run(slug, 0.9, seed=1)
-    resumed = run_with_resume(make_ctx, build, slug, split)
+    resumed = run_with_resume(lambda t, seed: ctx_for(slug, t, seed), build, slug, split)
     assert_same_weights(straight, resumed)
     assert straight.cost == resumed.cost
 
@@ -176,37 +185,67 @@ def test_static_notes_and_different_component_sparsities() -> None:
     assert len({round(d, 4) for d in dens.values()}) > 1
 
 
-def test_pt_trains_dense_then_prunes_by_magnitude() -> None:
-    ctx = make_ctx(0.9)
-    method = DisparsePt(DisparsePtParams(pretrain_fraction=0.5))
+@pytest.mark.parametrize("scoring_init", ["model", "xavier_normal"])
+def test_static_scores_the_same_weights_as_snip(scoring_init: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same scoring conditions: by default both score the model's own init; under the Xavier
+    option both score the same seeded draw; either way training starts from the model's init."""
+    import methods.disparse_static as static_module
+    import methods.snip as snip_module
+
+    assert DisparseStaticParams().scoring_init == SnipParams().scoring_init == "model"
+    seen: dict[str, list[torch.Tensor]] = {}
+
+    def spy(module: Any, name: str) -> None:
+        original = getattr(module, name)
+
+        def wrapped(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+            seen[name] = [w.param.detach().clone() for w in ctx.all_prunable()]
+            return original(ctx, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapped)
+
+    spy(static_module, "per_task_connection_saliency")
+    spy(snip_module, "summed_saliency")
+    starts = []
+    for method in (discover()["disparse_static"](DisparseStaticParams(2, scoring_init)),  # type: ignore[arg-type]
+                   Snip(SnipParams(2, scoring_init))):  # type: ignore[arg-type]
+        ctx = make_ctx(0.9)
+        init = [w.param.detach().clone() for w in ctx.all_prunable()]
+        method.setup(ctx)
+        method.prepare(ctx)
+        for w, start in zip(ctx.all_prunable(), init, strict=True):
+            assert torch.equal(w.param, start * method.masks[w.name])  # type: ignore[attr-defined]
+        starts.append(init)
+    scored_static, scored_snip = seen["per_task_connection_saliency"], seen["summed_saliency"]
+    assert all(torch.equal(a, b) for a, b in zip(scored_static, scored_snip, strict=True))
+    same_as_init = all(torch.equal(a, b) for a, b in zip(scored_static, starts[0], strict=True))
+    assert same_as_init == (scoring_init == "model")
+
+
+def test_pt_prunes_the_trained_model_at_step_zero_by_magnitude() -> None:
+    assert discover()["disparse_pt"].start == "dense"
+    ctx = ctx_for("disparse_pt", 0.9)
+    scores = per_task_magnitude(ctx)  # the trained dense weights the runner loaded
+    method = DisparsePt(DisparsePtParams())
     method.setup(ctx)
-    train(method, ctx, 0, 5)
-    assert not method.pruned and all(bool((w.weight != 0).all()) for w in ctx.all_prunable())
-    scores: dict[str, dict[str, torch.Tensor]] = {}
-    prune = method._prune
-
-    def spy(c: Context) -> None:  # the scores the pruning step sees, on the trained weights
-        scores.update(per_task_magnitude(c))
-        prune(c)
-
-    method._prune = spy  # type: ignore[method-assign]
-    train(method, ctx, 5, 6)
-    assert method.pruned and ctx.cost.notes["pretrain_steps"] == 6
-    assert ctx.cost.notes["pruned_at_step"] == 6 and ctx.cost.extra_forward_backward == 0
+    method.prepare(ctx)
+    assert ctx.cost.extra_forward_backward == 0 and ctx.cost.notes["score"] == "magnitude"
+    assert sum(int((w.weight == 0).sum()) for w in ctx.all_prunable()) == round(0.9 * n_prunable(ctx))
+    expected, _ = union_arbiter(ctx, scores, n_prunable(ctx) - round(0.9 * n_prunable(ctx)))
+    assert all(torch.equal(method.masks[n], expected[n]) for n in expected)
     # A head follows its own task's ranking: its smallest kept |w| ≥ its largest pruned |w|.
     for t in TASKS:
         kept = torch.cat([scores[t][w.name][method.masks[w.name]] for w in ctx.prunable[t]])
         pruned = torch.cat([scores[t][w.name][~method.masks[w.name]] for w in ctx.prunable[t]])
         assert kept.min() >= pruned.max()
-    train(method, ctx, 6)
+    train(method, ctx, 0)
     method.finalize(ctx)
     assert sum(int((w.weight == 0).sum()) for w in ctx.all_prunable()) == round(0.9 * n_prunable(ctx))
 
 
-@pytest.mark.parametrize("fraction", [0.0, 1.0])
-def test_pt_extreme_fractions(fraction: float) -> None:
-    method, ctx = full_run("disparse_pt", 0.7, params=DisparsePtParams(pretrain_fraction=fraction, score="gradient", calibration_batches=1))
-    assert ctx.cost.notes["pretrain_steps"] == round(fraction * STEPS)
+def test_pt_gradient_score() -> None:
+    params = DisparsePtParams(score="gradient", calibration_batches=1)
+    method, ctx = full_run("disparse_pt", 0.7, params=params)
     assert ctx.cost.extra_forward_backward == 1
     assert sum(int((~m).sum()) for m in method.masks.values()) == round(0.7 * n_prunable(ctx))
 

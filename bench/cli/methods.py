@@ -28,7 +28,11 @@ def describe() -> dict[str, dict[str, object]]:
             f.name: (f.default if f.default is not dataclasses.MISSING else None)
             for f in dataclasses.fields(cls.Params)
         }
-        out[slug] = {"description": cls.description, "paper": cls.paper, "params": params}
+        out[slug] = {
+            "description": cls.description, "paper": cls.paper, "params": params,
+            # "init" or "dense" (from the trained dense run of the same seed; docs/methods.md)
+            "start": cls.start, "needs_rewind": cls.needs_rewind,
+        }
     return out
 
 
@@ -42,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             from bench.io import write_json_atomic
 
-            # The report reads {slug: {description, paper, params}}; broken plugins ride along.
+            # The report reads {slug: {description, paper, params, start, needs_rewind}};
+            # broken plugins ride along.
             write_json_atomic(args.out, json.loads(json.dumps({**methods, **{
-                f"broken:{name}": {"description": f"BROKEN: {error}", "paper": "", "params": {}}
+                f"broken:{name}": {"description": f"BROKEN: {error}", "paper": "", "params": {},
+                                    "start": None, "needs_rewind": False}
                 for name, error in bad.items()
             }}, default=str)))
         else:
@@ -53,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     width = max((len(s) for s in methods), default=10)
     for slug, info in methods.items():
         print(f"{slug:<{width}}  {info['description']}")
+        rewind = ", rewinds to its early checkpoint" if info["needs_rewind"] else ""
+        start = "the trained dense run" + rewind if info["start"] == "dense" else "initialisation"
+        print(f"{'':<{width}}    starts from: {start}")
         params = info["params"]
         if params:
             text = ", ".join(f"{k}={v}" for k, v in params.items())  # type: ignore[attr-defined]

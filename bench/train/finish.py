@@ -13,6 +13,7 @@ from bench.provenance import now_iso
 from bench.results import MODEL_FILE, delta_t_against
 from bench.runs import RunSpec, dense_spec, run_dir
 from bench.train.evaluation import evaluate_split
+from bench.train.start import budget_units
 from datasets.registry import dataset_spec
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ def finish_run(
             "train_seconds": round(train_seconds, 3),
             "eval_seconds": round(eval_seconds, 3),
             "iterations": ctx.step,
+            # Steps trained, the dense parent's included, over the profile's dense budget.
+            "budget_units": budget_units(state),
             **ctx.cost.to_dict(),
             "params_total": params_total,
             "params_nonzero": params_nonzero,

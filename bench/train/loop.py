@@ -27,6 +27,7 @@ from bench.train.finish import finish_run
 from bench.train.logger import RunLogger
 from bench.train.runlock import finished_result, run_lock
 from bench.train.state import RunState, build_state
+from bench.train.start import save_rewind_point
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ def _loop(
         ctx.step = step + 1
         method.after_step(ctx)
         done = step + 1
+        save_rewind_point(state, checkpoint.parent, done)  # dense runs: rewind.pt, once
         if logger.wants(done) or done == total:
             for task, value in values.items():
                 logger.log(f"loss/{task}", value)
