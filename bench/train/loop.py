@@ -26,8 +26,8 @@ from bench.train.checkpoint import checkpoint_matches, load_checkpoint, save_che
 from bench.train.finish import finish_run
 from bench.train.logger import RunLogger
 from bench.train.runlock import finished_result, run_lock
-from bench.train.state import RunState, build_state
 from bench.train.start import save_rewind_point
+from bench.train.state import RunState, build_state
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ class TrainOptions:
     # Replace a finished run (result.json with status ok) instead of refusing to touch it.
     force: bool = False
 
-class NonFiniteLoss(RuntimeError):
 
+class NonFiniteLoss(RuntimeError):
     def __init__(self, step: int, task: str, value: float) -> None:
         super().__init__(f"non-finite loss ({value}) at step {step} in task {task}")
 
@@ -70,8 +70,8 @@ def train_run(config: Config, spec: RunSpec, options: TrainOptions = TrainOption
 
 
 def _train_locked(config: Config, spec: RunSpec, options: TrainOptions, out: Path) -> dict[str, Any] | None:
-    finished = None if options.force else finished_result(out)
-    if finished is not None and not options.resume:
+    done_before = None if options.force else finished_result(out)
+    if done_before is not None and not options.resume:
         raise ConfigError(
             f"{out / RESULT_FILE} is a finished run; it is kept (--resume does nothing on it, "
             "--force replaces it, --out writes elsewhere)"
@@ -79,15 +79,15 @@ def _train_locked(config: Config, spec: RunSpec, options: TrainOptions, out: Pat
     started = now_iso()
     state = build_state(config, spec, options.device, options.iterations, options.watch_method)
     out.mkdir(exist_ok=True)  # only now: a run that cannot start leaves no folder behind
-    if finished is not None:
-        if finished.get("provenance", {}).get("config_hash") == state.config_hash:
+    if done_before is not None:
+        if done_before.get("provenance", {}).get("config_hash") == state.config_hash:
             log.debug("%s is already finished; nothing to do", out)
-            return finished
+            return done_before
         log.warning("%s was trained with another configuration; retraining it", out / RESULT_FILE)
-    if options.force or finished is not None:
+    if options.force or done_before is not None:
         (out / RESULT_FILE).unlink(missing_ok=True)  # a killed retrain must not look finished
-    start_step, elapsed = 0, 0.0
     checkpoint = out / CHECKPOINT_FILE
+    start_step, elapsed = 0, 0.0
     if options.resume and checkpoint.exists():
         try:
             matches = checkpoint_matches(checkpoint, state)
