@@ -3,13 +3,16 @@
 Soft thresholding (STR, Kusupati et al. 2020) per component c ∈ {backbone, one head per task}:
 the forward pass uses W_eff = sign(W)·relu(|W| − sigmoid(s_c)), one learnable scalar s_c per
 component, trained by the run's Adam in a parameter group of its own. Coupled L2 weight decay
-(added to the gradient, not AdamW) on s pulls the thresholds up against the loss; on the latent
-weights it drives the weights the loss does not defend to zero. The public code hand-tunes one
-decay per target and overshoots (docs/protocol.md §8.5); here the decay on s is set in closed loop
-(`_control`) so the measured sparsity follows a ramp reaching the target at `ramp_end` of the
-run; then every s_c freezes and training goes on; if the sparsity drifted meanwhile, `finalize`
-restores the removed weights nearest their threshold, or zeroes the smallest survivors, to land
-on the target (`_correct`). Adaptive task weights: `TaskWeighting`.
+(added to the gradient, not AdamW) on the latent weights and on s is what makes the model
+sparse: it pulls every s_c up and every weight down, against the loss. How the sparsity splits
+between components is not controlled: each s_c settles where its own loss gradient balances the
+decay. The public code hand-tunes one decay per target and overshoots (docs/protocol.md §8.5);
+here that one coefficient λ, shared by all components, is set in closed loop (`_control`) from
+the measured overall sparsity so it follows a ramp reaching the target at `ramp_end` of the
+run. Once the target is reached every s_c freezes and training goes on with λ back at its
+starting value; if the sparsity drifted meanwhile, `finalize` restores the removed weights
+nearest their threshold, or zeroes the smallest survivors, to land on the exact count, and
+records how many weights that touched. Adaptive task weights: `TaskWeighting`.
 
 The ablations are this class with one switch changed: `shared_threshold` (one s for all
 components) and `adaptive_weights` (False keeps every task weight at 1).
@@ -27,10 +30,9 @@ from torch.nn.utils import parametrize
 
 from bench.method import Context, PruningMethod
 from methods._adapmtl_params import AdapMTLParams
-from methods._adapmtl_parts import SoftThreshold, TaskWeighting, grad_or_zero, land_on_count
+from methods._adapmtl_parts import SoftThreshold, TaskWeighting, land_on_count
 
 _SHARED = "shared"
-BACKBONE = "backbone"
 
 
 class AdapMTLBase(PruningMethod):
@@ -44,16 +46,12 @@ class AdapMTLBase(PruningMethod):
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
         self.thresholds: dict[str, nn.Parameter] = {}
-        self.decay = 0.0
+        self.decay = self.params.weight_decay  # λ, the one knob (coupled L2 on W and s)
         self.frozen = False
         self.reached_step: int | None = None
         self.decay_at_target: float | None = None
-        self.decay_log: list[float] = []  # [sum, count, min, max] of the decay while controlled
+        self.decay_log: list[float] = []  # [Σ log10 λ, count, min λ, max λ] while controlled
         self.last_sparsity = 0.0
-        self.integral = 0.0
-        self.weight_decay_now = 0.0
-        self.capped: list[str] = []  # components at their density floor at the last measurement
-        self.cap_events: dict[str, int] = {}  # how often each component was set back
 
     # ---- structure -------------------------------------------------------------------------
     def setup(self, ctx: Context) -> None:
@@ -75,16 +73,14 @@ class AdapMTLBase(PruningMethod):
         self._numel = sum(self._sizes.values())
         self._ramp_steps = max(1, round(p.ramp_end * total))
         self._measure_every = max(1, round(p.measure_every * total))
-        self._total = total
+        # log λ moves by ln 10 per decay_decade_fraction of the run at full error
+        self._log_rate = math.log(10.0) * self._measure_every / max(1.0, p.decay_decade_fraction * total)
         self.threshold_lr = p.threshold_lr or p.threshold_travel / self._ramp_steps
         ctx.optimizer.add_param_group(
             {"params": list(self.thresholds.values()), "lr": self.threshold_lr, "weight_decay": self.decay}
         )
         # Looked up by index each time: optimizer.load_state_dict replaces the group dicts.
         self._optimizer, self._group_index = ctx.optimizer, len(ctx.optimizer.param_groups) - 1
-        n = len(self.thresholds)
-        self._grad_ema = torch.zeros(2, n, device=ctx.device)  # EMA of ∂L/∂s and (∂L/∂s)²
-        self._grad_count = 0
         window = max(p.adaptive_min_window, round(p.adaptive_window * total))
         self._weighting = TaskWeighting(ctx.tasks, round(p.adaptive_start * total), window)
 
@@ -109,24 +105,16 @@ class AdapMTLBase(PruningMethod):
         return weights
 
     def after_backward(self, ctx: Context) -> None:
-        if self.weight_decay_now > 0:  # coupled L2 on the latent weights (grad += λ·W)
-            decayed = (t for c, ts in self._latent.items() if c not in self.capped for t in ts)
-            pairs = [(t.grad, t) for t in decayed if t.grad is not None]
-            if pairs:
-                grads, params = zip(*pairs, strict=True)
-                torch._foreach_add_(list(grads), list(params), alpha=self.weight_decay_now)
-        if not self.frozen:  # the loss's own pull on s, before Adam adds the decay
-            g = torch.stack([grad_or_zero(s) for s in self.thresholds.values()])
-            beta = 1.0 - 1.0 / self.params.gradient_ema_steps
-            self._grad_ema.mul_(beta).add_(torch.stack([g, g * g]), alpha=1.0 - beta)
-            self._grad_count += 1
+        # Coupled L2 on every component's latent weights (grad += λ·W), the same λ for all.
+        pairs = [(t.grad, t) for t in self._all_latent if t.grad is not None]
+        if pairs and self.decay > 0:
+            grads, params = zip(*pairs, strict=True)
+            torch._foreach_add_(list(grads), list(params), alpha=self.decay)
 
     def after_step(self, ctx: Context) -> None:
         step = ctx.step
         if not self.frozen and (step % self._measure_every == 0 or step == ctx.total_steps):
-            self.last_sparsity, by_component = self._sparsity()
-            if not self.shared_threshold and self._enforce_floors(step, ctx.target_sparsity, by_component):
-                self.last_sparsity = self._sparsity()[0]
+            self.last_sparsity = self._sparsity()[0]
             if self.last_sparsity >= ctx.target_sparsity:
                 self._freeze(step)
             else:
@@ -136,77 +124,42 @@ class AdapMTLBase(PruningMethod):
         by_group = dict(zip(names, taus, strict=True))
         for component, group in self._group_of.items():
             ctx.log(f"threshold/{component}", by_group[group])
-        ctx.log("weight_decay/threshold", self.decay)
-        ctx.log("weight_decay/weights", self.weight_decay_now)
-
-    def _enforce_floors(self, step: int, target: float, by_component: dict[str, float]) -> bool:
-        """Set back every component below its density floor; whether any was."""
-        allowed = 1.0 - min(1.0, step / self._ramp_steps) * target  # the ramp's density
-        self.capped = []
-        for component, sparsity in by_component.items():
-            p = self.params
-            floor = (p.backbone_density_floor if component == BACKBONE else p.component_density_floor)
-            if 1.0 - sparsity < floor * allowed - 1e-4:  # (ties at the quantile: a few weights)
-                self._cap(component, 1.0 - floor * allowed)
-                self.capped.append(component)
-                self.cap_events[component] = self.cap_events.get(component, 0) + 1
-        return bool(self.capped)
+        ctx.log("weight_decay", self.decay)
 
     def _control(self, step: int, target: float) -> None:
-        """Set the decay λ on s: λ·mean|s_c| = mean ḡ_c + push·mean RMS(g_c), over the
-        thresholds.
+        """Integral control of λ in log space from the overall sparsity alone.
 
-        ḡ_c is the loss gradient on s_c (EMA): at push = 0 decay and loss balance and the
-        thresholds stand still on average, each one rising or falling with its own loss
-        gradient (the adaptive part). Behind the ramp, push = gain·(min(error/band, 1) + I)
-        makes them rise at a speed Adam normalises by the gradient's RMS, so one gain works at
-        any scale; I integrates error/band (≤ 5) and is reset once the sparsity is ahead of the
-        ramp (anti-windup), where push = 0 and the decay on the weights is off. The ramp is not
-        capped at the target, so the sparsity crosses it shortly after `ramp_end`.
+        The ramp target·step/ramp_steps is not capped at the target, so the sparsity crosses
+        it shortly after `ramp_end`. Behind the ramp λ grows (every s_c rises where the decay
+        beats its own loss gradient, every weight the loss does not defend shrinks); ahead of
+        it λ falls. No component is treated apart from the others.
         """
         p = self.params
         error = (target * step / self._ramp_steps - self.last_sparsity) / p.controller_band
-        if error <= 0:  # ahead of the ramp: hold the thresholds, forget the integral (anti-windup)
-            self.integral, push, self.weight_decay_now = 0.0, 0.0, 0.0
-        else:
-            rate = self._measure_every / max(1.0, p.controller_integral * self._total)
-            self.integral = min(5.0, self.integral + rate * min(1.0, error))
-            push = p.controller_gain * (min(1.0, error) + self.integral)
-            self.weight_decay_now = p.weight_decay
-        ema = self._grad_ema / (1.0 - (1.0 - 1.0 / p.gradient_ema_steps) ** max(1, self._grad_count))
-        mean, rms = ema[0].mean(), ema[1].sqrt().mean()
-        s_abs = torch.stack([s.detach().abs() for s in self.thresholds.values()]).mean()
-        self.decay = max(0.0, float((mean + push * rms) / s_abs.clamp_min(1e-6)))
+        error = max(-1.0, min(1.0, error))
+        log_decay = math.log(self.decay) + self._log_rate * error
+        self.decay = min(p.weight_decay_max, max(p.weight_decay_min, math.exp(log_decay)))
         log = self.decay_log or [0.0, 0, self.decay, self.decay]
-        self.decay_log = [log[0] + self.decay, log[1] + 1, min(log[2], self.decay), max(log[3], self.decay)]
+        self.decay_log = [log[0] + math.log10(self.decay), log[1] + 1,
+                          min(log[2], self.decay), max(log[3], self.decay)]
         self._set_group()
 
     def _set_group(self) -> None:
-        """The thresholds' own lr (the run's schedule does not apply) and decay. A lasting lag
-        (integral I) also speeds the thresholds up, lr·(1 + I): after a stretch ahead of the
-        ramp (weights the decay drove to zero) they may have far to go and little time."""
+        """The thresholds' own lr (the run's schedule does not apply) and decay λ."""
         group = self._optimizer.param_groups[self._group_index]
-        group["lr"], group["weight_decay"] = self.threshold_lr * (1.0 + self.integral), self.decay
+        group["lr"], group["weight_decay"] = self.threshold_lr, self.decay
 
     def _freeze(self, step: int) -> None:
         self.frozen = True
-        self.weight_decay_now = 0.0
         self.reached_step = step
         self.decay_at_target = self.decay
+        self.decay = self.params.weight_decay  # the knob's job is done: back to its default
         self._stop_thresholds()
 
     def _stop_thresholds(self) -> None:
         for s in self.thresholds.values():
             s.requires_grad_(False)  # no gradient, so Adam (decay, momentum) leaves s alone
             s.grad = None
-
-    @torch.no_grad()
-    def _cap(self, component: str, cap: float) -> None:
-        """Set the component's threshold to the `cap` quantile of its latent magnitudes."""
-        flat = torch.cat([t.detach().abs().flatten() for t in self._latent[component]])
-        tau = float(flat.kthvalue(max(1, round(cap * flat.numel()))).values)
-        tau = min(max(tau, 1e-12), 1 - 1e-6)
-        self.thresholds[self._group_of[component]].fill_(math.log(tau / (1 - tau)))
 
     def _taus(self) -> dict[str, torch.Tensor]:
         return {c: torch.sigmoid(self.thresholds[g].detach()) for c, g in self._group_of.items()}
@@ -225,7 +178,7 @@ class AdapMTLBase(PruningMethod):
 
     # ---- the end ---------------------------------------------------------------------------
     def finalize(self, ctx: Context) -> None:
-        before = self._sparsity()[0]
+        before, by_component = self._sparsity()
         target = ctx.target_sparsity
         margin = 0.0
         if abs(before - target) > self.params.final_tolerance:
@@ -233,19 +186,20 @@ class AdapMTLBase(PruningMethod):
         else:
             for module in self._modules:
                 parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+        n = self.decay_log[1] if self.decay_log else 0
         ctx.cost.notes.update(
             threshold_lr=self.threshold_lr,
-            weight_decay_weights=self.params.weight_decay,
-            threshold_decay_at_target=self.decay_at_target,
-            threshold_decay_mean=self.decay_log[0] / self.decay_log[1] if self.decay_log else None,
-            threshold_decay_range=self.decay_log[2:],
+            weight_decay_at_target=self.decay_at_target,
+            weight_decay_geometric_mean=10 ** (self.decay_log[0] / n) if n else None,
+            weight_decay_range=self.decay_log[2:],
             target_reached_step=self.reached_step,
             target_reached_fraction=None if self.reached_step is None else self.reached_step / ctx.total_steps,
             sparsity_before_correction=before,
-            weights_restored_by_correction=round((before - target) * self._numel) if margin else 0,
+            component_sparsity_before_correction=by_component,
+            weights_touched_by_correction=abs(round(before * self._numel) - round(target * self._numel))
+            if margin else 0,
             correction_margin=margin if math.isfinite(margin) else None,
             thresholds={c: float(t) for c, t in self._taus().items()},
-            density_floor_events=dict(self.cap_events),
         )
 
     def _correct(self, target: float) -> float:
@@ -261,16 +215,10 @@ class AdapMTLBase(PruningMethod):
             "thresholds": {g: s.detach().cpu().clone() for g, s in self.thresholds.items()},
             "decay": self.decay,
             "decay_log": list(self.decay_log),
-            "grad_ema": self._grad_ema.detach().cpu().clone(),
-            "grad_count": self._grad_count,
             "frozen": self.frozen,
             "reached_step": self.reached_step,
             "decay_at_target": self.decay_at_target,
             "last_sparsity": self.last_sparsity,
-            "integral": self.integral,
-            "capped": list(self.capped),
-            "cap_events": dict(self.cap_events),
-            "weight_decay_now": self.weight_decay_now,
             "threshold_lr": self.threshold_lr,
             "weighting": self._weighting.state_dict(),
         }
@@ -281,18 +229,12 @@ class AdapMTLBase(PruningMethod):
                 self.thresholds[g].copy_(value)
         self.decay = float(state["decay"])
         self.decay_log = list(state["decay_log"])
-        self._grad_ema.copy_(state["grad_ema"])
-        self._grad_count = int(state["grad_count"])
         self.frozen = bool(state["frozen"])
         self.reached_step = state["reached_step"]
         self.decay_at_target = state["decay_at_target"]
         self.last_sparsity = float(state["last_sparsity"])
-        self.integral = float(state["integral"])
-        self.weight_decay_now = float(state["weight_decay_now"])
         self.threshold_lr = float(state["threshold_lr"])
         self._weighting.load_state_dict(state["weighting"])
         self._set_group()
-        self.capped = list(state["capped"])
-        self.cap_events = dict(state["cap_events"])
         if self.frozen:
             self._stop_thresholds()

@@ -59,10 +59,6 @@ class SoftThreshold(nn.Module):
         return _SoftShrink.apply(weight, s, self._cache["tau"])  # type: ignore[no-any-return]
 
 
-def grad_or_zero(s: torch.Tensor) -> torch.Tensor:
-    return s.grad.detach() if s.grad is not None else torch.zeros_like(s)
-
-
 class TaskWeighting:
     """AdapMTL's task weights (docs/protocol.md §6): from step `start`, w_t = T·mean_t / Σ_k mean_k with
     mean_t the mean of |L_t(i−1) − L_t(i)| / L_t(i) over the last `window` steps; 1 before."""

@@ -17,10 +17,11 @@ plain and masked models. `abs_per_batch=True` sums |g_b ⊙ w| over batches b in
 DiSparse public code accumulates); the default sums the gradients first.
 
 `xavier_scoring_weights(ctx, salt)` is a context manager that swaps Xavier-normal weights into
-every prunable layer and puts the model's own weights back on exit. SNIP's authors score under
-variance-scaling initialisation, and the DiSparse public code re-initialises its scoring copy
-with `xavier_normal_`: under the paper's N(0, 0.01) init the heads (no BatchNorm) pass almost no
-signal at init, and a global top-k then removes whole heads.
+every prunable layer and puts the model's own weights back on exit: the `scoring_init:
+xavier_normal` option of snip and disparse_static (SNIP's authors score under variance-scaling
+initialisation, and the DiSparse public code re-initialises its scoring copy with
+`xavier_normal_`). Both methods pass `XAVIER_SALT`, so under that option they score the same
+draw. Their default scores the model's own initial weights (docs/methods.md says why).
 
 Side effects are none: gradients are taken with `torch.autograd.grad` (`.grad` is untouched),
 BatchNorm running statistics are restored afterwards, and the global RNG (dropout in the heads)
@@ -38,6 +39,7 @@ import torch
 from bench.method import Context, PrunableWeight
 
 Scores = dict[str, torch.Tensor]
+XAVIER_SALT = 23  # one seeded draw shared by the methods that score under Xavier weights
 
 
 @contextlib.contextmanager

@@ -6,6 +6,6 @@ from methods._adapmtl import AdapMTLBase
 class AdapMTL(AdapMTLBase):
     slug = "adapmtl"
     description = (
-        "AdapMTL: learnable soft threshold per component (backbone, each head), sparsity "
-        "controlled to the target, adaptive task loss weights"
+        "AdapMTL: learnable soft threshold per component (backbone, each head), one global "
+        "weight decay set in closed loop to reach the target, adaptive task loss weights"
     )

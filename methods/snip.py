@@ -5,11 +5,13 @@ weights), its gradient accumulated over `calibration_batches` training batches; 
 the global top-k over every prunable weight (backbone and all heads together), exactly
 round(s·N) pruned. Training then runs with the mask fixed, from the model's own initial weights.
 
-By default the saliency is measured under Xavier-normal weights (`scoring_init`), as SNIP's
-authors prescribe (variance-scaling init) and as the DiSparse public code, which the AdapMTL
-paper's baselines come from, does. Scoring the model's own N(0, 0.01) init instead
-(`scoring_init: model`) prunes entire task heads at 90 % on ResNet34: without BatchNorm the
-heads pass almost no signal at init, so their |g·w| sits orders of magnitude below the backbone's.
+By default (`scoring_init: model`) the saliency is measured on the model's own initial weights,
+the ones every method of the benchmark trains from and the ones DiSparse-static scores, so the
+SNIP vs DiSparse comparison differs in the criterion only (summed vs per-task saliency), not in
+the weights scored. `scoring_init: xavier_normal` scores a seeded Xavier-normal draw instead, as
+SNIP's authors (variance-scaling init) and the DiSparse public code do; under the paper's
+N(0, 0.01) init the BatchNorm-free heads pass little signal at init, so the literal model-init
+score can leave a head with very few weights at high sparsity.
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ from typing import Literal
 
 from bench.masks import MaskedMethod, global_topk_masks
 from bench.method import Context
-from methods._saliency import summed_saliency, xavier_scoring_weights
-
-_SALT = 23
+from methods._saliency import XAVIER_SALT, summed_saliency, xavier_scoring_weights
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ class SnipParams:
     # Calibration batches (of the training batch size) whose gradients are summed before
     # scoring; the paper uses one. Independent of the run length: it is a one-off estimate.
     calibration_batches: int = 4
-    # Weights the saliency is measured under: Xavier-normal (SNIP / DiSparse code) or the
-    # model's own initial weights.
-    scoring_init: Literal["xavier_normal", "model"] = "xavier_normal"
+    # Weights the saliency is measured under: the model's own initial weights (the ones every
+    # method trains from, as disparse_static) or a seeded Xavier-normal draw (SNIP / DiSparse code).
+    scoring_init: Literal["model", "xavier_normal"] = "model"
 
     def __post_init__(self) -> None:
         if self.calibration_batches < 1:
@@ -47,7 +47,7 @@ class Snip(MaskedMethod):
 
     def prepare(self, ctx: Context) -> None:
         scoring = (
-            xavier_scoring_weights(ctx, _SALT)
+            xavier_scoring_weights(ctx, XAVIER_SALT)
             if self.params.scoring_init == "xavier_normal"
             else contextlib.nullcontext()
         )

@@ -4,6 +4,8 @@ multi-task model with a hand-run loop that calls the hooks in the order bench/tr
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from fixtures.tiny_mtl import (
     zeros,
 )
 
+from bench.config import read_yaml
 from bench.method import Context
 from bench.registry import broken, discover
 from methods._adapmtl import AdapMTLBase, AdapMTLParams
@@ -166,7 +169,7 @@ def test_task_weights_and_logs(slug: str) -> None:
         assert sum(logged[f"task_weight/{t}"][-1] for t in TASKS) == pytest.approx(len(TASKS))
     for component in ctx.components:
         assert len(logged[f"threshold/{component}"]) == STEPS
-    assert "weight_decay/threshold" in logged and "weight_decay/weights" in logged
+    assert len(logged["weight_decay"]) == STEPS
 
 
 @pytest.mark.parametrize(
@@ -186,22 +189,73 @@ def test_deterministic() -> None:
     assert_same_weights(a, b)
 
 
-def test_density_floors_set_runaway_components_back() -> None:
-    target = 0.8
-    ctx = make_ctx(target)
-    method = build("adapmtl", component_density_floor=0.5, backbone_density_floor=1.0)
+def test_no_per_component_intervention() -> None:
+    """The only knob is one λ: no density floors, caps or resets among the parameters, and
+    during a run every threshold moves only through its optimizer step (no writes to s)."""
+    fields = {f.name for f in dataclasses.fields(AdapMTLParams)}
+    assert not {n for n in fields if "floor" in n or "cap" in n}
+    ctx = make_ctx(0.9)
+    method = build("adapmtl")
     method.setup(ctx)
-    train(method, ctx, stop=2)
-    with torch.no_grad():  # a threshold above every weight: each component would be all zeros
-        for s in method.thresholds.values():
-            s.fill_(10.0)
-    step = method._ramp_steps // 2  # the ramp allows 1 − 0.4 = 0.6 density here
-    _, by_component = method._sparsity()
-    assert all(v == 1.0 for v in by_component.values())
-    assert method._enforce_floors(step, target, by_component)
-    _, after = method._sparsity()
-    for component, sparsity in after.items():
-        floor = 1.0 if component == "backbone" else 0.5
-        assert sparsity == pytest.approx(1 - floor * 0.6, abs=1e-3), component
-    assert sorted(method.capped) == sorted(after)
-    assert not method._enforce_floors(step, target, after)  # at the floor: nothing to do
+    versions = {g: s._version for g, s in method.thresholds.items()}
+    steps = 0
+    original = ctx.optimizer.step
+
+    def counted_step(*args: Any, **kwargs: Any) -> Any:
+        nonlocal steps
+        steps += 1
+        return original(*args, **kwargs)
+
+    ctx.optimizer.step = counted_step  # type: ignore[method-assign]
+    train(method, ctx, stop=method._ramp_steps)
+    frozen_at = method.reached_step
+    assert frozen_at is not None
+    for g, s in method.thresholds.items():  # one in-place write per optimizer step, none else
+        assert s._version - versions[g] <= frozen_at, g
+
+
+def test_ablations_differ_in_one_switch_only() -> None:
+    """Same Params class, fields and defaults; class attributes differ only in the switch; and
+    params.yaml gives all three the same values."""
+    methods = discover()
+    base = methods["adapmtl"]
+    switches = {"adapmtl_shared_threshold": "shared_threshold", "adapmtl_equal_weights": "adaptive_weights"}
+    own = {"slug", "description", "__doc__", "__module__", "__qualname__", "__firstlineno__",
+           "__static_attributes__"}
+    for slug, switch in switches.items():
+        cls = methods[slug]
+        assert cls.Params is base.Params is AdapMTLParams
+        assert issubclass(cls, AdapMTLBase) and cls.__mro__[1] is AdapMTLBase
+        assert set(vars(cls)) - own == {switch}, slug  # overrides nothing but its switch
+        assert getattr(cls, switch) != getattr(base, switch)
+    yaml = read_yaml(Path(__file__).parents[1] / "params.yaml")["method_params"]
+    assert yaml["adapmtl_shared_threshold"] == yaml["adapmtl"] == yaml["adapmtl_equal_weights"]
+    assert set(yaml["adapmtl"]) == {f.name for f in dataclasses.fields(AdapMTLParams)}
+
+
+def test_ablations_behave_as_their_switch_says() -> None:
+    """A few steps past adaptive_start: equal_weights keeps every weight at 1 while adapmtl's
+    become non-uniform; shared_threshold has exactly one threshold parameter, the others one per
+    component; identical runs otherwise (the same thresholds for the same seed before the
+    adaptive weights start)."""
+    start = round(AdapMTLParams().adaptive_start * STEPS)
+    window = max(AdapMTLParams().adaptive_min_window, round(AdapMTLParams().adaptive_window * STEPS))
+    stop = start + window + 3
+    runs = {}
+    for slug in SLUGS:
+        ctx = make_ctx(0.9)
+        logged: dict[str, list[float]] = {}
+        ctx._log = lambda k, v, logged=logged: logged.setdefault(k, []).append(v)
+        method = build(slug)
+        method.setup(ctx)
+        train(method, ctx, stop=stop)
+        runs[slug] = (method, ctx, logged)
+    adap, equal, shared = (runs[s] for s in ("adapmtl", "adapmtl_equal_weights", "adapmtl_shared_threshold"))
+    last = {t: adap[2][f"task_weight/{t}"][-1] for t in TASKS}
+    assert len(set(last.values())) > 1
+    assert all(set(equal[2][f"task_weight/{t}"]) == {1.0} for t in TASKS)
+    assert len(shared[0].thresholds) == 1
+    assert len(adap[0].thresholds) == len(equal[0].thresholds) == len(adap[1].components)
+    for k in range(start):  # before adaptive_start the two per-component runs are the same
+        for component in adap[1].components:
+            assert adap[2][f"threshold/{component}"][k] == equal[2][f"threshold/{component}"][k]
