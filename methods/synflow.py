@@ -16,8 +16,9 @@ public code reads it from its data loader; that batch is counted in
 
 Deviations from the public code (ganguli-lab/Synaptic-Flow, Pruners/pruners.py, prune.py): it
 scores the model itself in float32 (a `model.double()` is commented out) and restores the signs
-afterwards; here a float64 copy is scored — through a 36-layer ResNet with heads the path sums of
-an absolute-valued network overflow float32 — and the live model is left alone. Its global
+afterwards; here a float64 copy is scored — R of the absolute-valued full-width model is already
+5.9e37 at a 64×64 input (float32 ends at 3.4e38), so it overflows at the paper's 321×321 crops —
+and the live model is left alone. Its global
 threshold prunes every score ≤ the k-th value (ties can overshoot); here exact counts. BatchNorm
 is in eval mode as there (its prune loop's default `train_mode=False`): at initialisation the
 running statistics are mean 0 / variance 1, so BatchNorm is the affine |γ|·x + |β|.
