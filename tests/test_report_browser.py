@@ -157,18 +157,64 @@ def test_clicking_a_header_sorts_rows(browser: Any, site: dict[str, Any]) -> Non
     page = watched.open(site["url"] + "index.html")
     first = page.locator("table.leaderboard").first
     table_id = "#" + first.get_attribute("id")
-    initial = _column(page, table_id, 1)
-    delta_col = int(first.locator("thead tr").first.locator("th.sort").last.get_attribute("data-col"))
+    initial = _column(page, table_id, 0)
+    delta_col = int(first.locator("thead th.delta_t").get_attribute("data-col"))
+    assert delta_col == 1  # ΔT right after the method, before the per-metric columns
     page.click(f"{table_id} th[data-col='{delta_col}']")
     values = [float(v) for v in _column(page, table_id, delta_col)]
     assert values == sorted(values, reverse=True)
     page.click(f"{table_id} th[data-col='{delta_col}']")
     values = [float(v) for v in _column(page, table_id, delta_col)]
     assert values == sorted(values)
-    page.click(f"{table_id} th[data-col='1']")
-    names = _column(page, table_id, 1)
+    page.click(f"{table_id} th[data-col='0']")
+    names = _column(page, table_id, 0)
     assert names == sorted(names) and names != initial
-    assert page.locator(f"{table_id} th[data-col='1']").get_attribute("aria-sort") == "ascending"
+    assert page.locator(f"{table_id} th[data-col='0']").get_attribute("aria-sort") == "ascending"
+    watched.assert_clean()
+
+
+def test_summary_shows_intervals_groups_and_the_null_band(browser: Any, site: dict[str, Any]) -> None:
+    watched = Watched(browser)
+    page = watched.open(site["url"] + "index.html")
+    tables = site["leaderboard"]["tables"]
+    summary = page.locator("#summary table.summary")
+    assert summary.count() == 1 and summary.is_visible()
+    box = summary.bounding_box()
+    assert box is not None and box["y"] < page.locator("table.leaderboard").first.bounding_box()["y"]
+    text = summary.inner_text()
+    for table in tables:
+        for entry in table["entries"]:
+            low, high = entry["delta_t"]["ci95"]
+            assert f"± {(high - low) / 2:.1f}" in text
+            assert entry["rank_group"]["label"] in text
+    flags = summary.locator(".flag")
+    flagged = sum(e["within_null_band"] for t in tables for e in t["entries"])
+    assert flagged and flags.count() == flagged and flags.first.is_visible()
+    assert flags.first.inner_text() == "not distinguishable from dense"
+    band = f"±{tables[0]['null_band']['half_width']:.1f}"
+    assert f"null band {band}" in page.locator("#summary aside.null-band-box").inner_text()
+    # The full table: ΔT ± CI in the second column, the flag beside it.
+    first = page.locator("table.leaderboard").first
+    headline = first.locator("tbody tr.ranked td.headline").first.inner_text()
+    assert "±" in headline and "not distinguishable from dense" in headline
+    watched.assert_clean()
+
+
+def test_method_column_stays_while_the_table_scrolls(browser: Any, site: dict[str, Any]) -> None:
+    watched = Watched(browser)
+    watched.page.set_viewport_size({"width": 900, "height": 900})
+    page = watched.open(site["url"] + "index.html")
+    wrap = page.locator(".table-wrap").first
+    method = wrap.locator("tbody tr.ranked td.method").first
+    before = method.bounding_box()
+    metric = wrap.locator("tbody tr.ranked td").nth(8)
+    metric_before = metric.bounding_box()
+    wrap.evaluate("el => { el.scrollLeft = 400; }")
+    assert wrap.evaluate("el => el.scrollLeft") > 0, "the table should overflow at 900 px"
+    after, metric_after = method.bounding_box(), metric.bounding_box()
+    assert before and after and metric_before and metric_after
+    assert abs(after["x"] - before["x"]) < 1  # sticky
+    assert metric_after["x"] < metric_before["x"] - 100  # the rest scrolled
     watched.assert_clean()
 
 

@@ -8,14 +8,20 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "report",
-        help="reports/leaderboard.json -> reports/site/index.html (+ method pages, figures)",
+        help="reports/leaderboard.json -> reports/site/index.html (+ method pages, figures), "
+        "or the summary tables as LaTeX / Markdown",
         description="Render leaderboard tables (paper Table 2 layout), figures from the runs' "
         "dvclive logs, a page per method and the invalid runs. The site works offline.",
     )
     parser.add_argument("--leaderboard", default="reports/leaderboard.json",
                         help="leaderboard written by `bench aggregate`")
     parser.add_argument("--runs", default="runs", help="runs root, for the dvclive logs")
-    parser.add_argument("--out", default="reports/site", help="site directory")
+    parser.add_argument("--out", default=None,
+                        help="site directory (default reports/site); with --format latex or "
+                        "markdown, the file to write (default: print)")
+    parser.add_argument("--format", choices=("html", "latex", "markdown"), default="html",
+                        help="html: the site; latex / markdown: the summary tables for a paper "
+                        "(ΔT ± 95%% CI half-width and rank group per method and target)")
     parser.add_argument("--methods", default=None,
                         help="method descriptions {slug: {description, paper, params}} "
                         "(default: methods.json next to the leaderboard, optional)")
@@ -26,8 +32,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from bench.report import build_report
+    from pathlib import Path
 
-    index = build_report(args.leaderboard, args.runs, args.out, args.methods, args.latency)
+    from bench.report import build_report, read_leaderboard
+    from bench.report.paper import render_paper
+
+    if args.format != "html":
+        text = render_paper(read_leaderboard(Path(args.leaderboard)), args.format)
+        if args.out is None:
+            print(text, end="")
+        else:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(text, encoding="utf-8")
+            print(f"report ({args.format}) -> {args.out}")
+        return 0
+    index = build_report(args.leaderboard, args.runs, args.out or "reports/site", args.methods,
+                         args.latency)
     print(f"report -> {index}")
     return 0

@@ -2,6 +2,9 @@
 
 Paths, all at the eval input size, batch 1, fp32, median of `repeats` timed passes:
 
+Each CPU path records its repeats (`times_ms`), their min and quartiles (`q1_ms`, `q3_ms`,
+`iqr_ms`): the spread that tells a real speed-up from noise.
+
 - `dense`: the ordinary model — dense kernels that multiply the zeros.
 - `sparse_csr` (CPU): every conv with groups=1 runs as unfold + CSR sparse × dense matmul
   (`torch.sparse` CSR weight of shape C_out × C_in·k_h·k_w); depthwise / grouped convs stay dense.
@@ -222,10 +225,20 @@ def measure_latency(
     }
 
 
+def spread_ms(times: list[float]) -> dict[str, float]:
+    """Min and quartiles of the repeats: the report marks a speed-up whose inter-quartile range
+    overlaps the dense kernels' as within the measured noise."""
+    if len(times) < 2:
+        return {"min_ms": min(times), "q1_ms": times[0], "q3_ms": times[0], "iqr_ms": 0.0}
+    q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive")
+    return {"min_ms": min(times), "q1_ms": q1, "q3_ms": q3, "iqr_ms": q3 - q1}
+
+
 def _path(times: list[float], dense: float, description: str, **extra: Any) -> dict[str, Any]:
     median = statistics.median(times)
     return {"available": True, "description": description, "median_ms": median,
-            "times_ms": [round(t, 3) for t in times], "speedup_vs_dense": dense / median, **extra}
+            **spread_ms(times), "times_ms": [round(t, 3) for t in times],
+            "speedup_vs_dense": dense / median, **extra}
 
 
 def _verdict(paths: dict[str, Any]) -> str:

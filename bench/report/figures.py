@@ -1,12 +1,13 @@
 """The report's figures (matplotlib Agg + seaborn), each written as PNG and SVG.
 
-(a) ΔT vs target sparsity (the paper's Figure 4), (b) AdapMTL's component-wise sparsity over
+(a) ΔT vs target sparsity (the paper's Figure 4, with 95 % intervals and the null band), (b) AdapMTL's component-wise sparsity over
 iterations (Figure 3), (c) per-task training loss and task weights, (d) measured sparsity by
 component. A figure whose data is missing comes back as a note instead of an image.
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import seaborn as sns  # noqa: E402
 
 from bench.report.labels import component_label, mpl_text, safe_name, task_label  # noqa: E402
 from bench.report.logs import METRICS_DIR, read_group  # noqa: E402
+from bench.report.stats import ci95, null_band  # noqa: E402
 
 _RC = {"figure.constrained_layout.use": True, "svg.hashsalt": "mtl-prune-bench", "svg.fonttype": "path", "figure.dpi": 110,
        "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8}
@@ -65,56 +67,116 @@ def _style() -> Any:
     return plt.rc_context(rc)  # type: ignore[arg-type]
 
 
+def robust_limits(means: list[float], extras: list[float]) -> tuple[float, float]:
+    """A y-range that one outlier cannot squash: a fence of 5 robust standard deviations
+    (1.4826 × the median absolute deviation, at least 2 ΔT) around the median of the means,
+    shrunk to what the data needs (`extras`: interval ends, the null band; and 0). Points
+    outside are drawn clipped at the edge, with their value."""
+    centre = statistics.median(means)
+    mad = statistics.median(abs(v - centre) for v in means)
+    spread = max(5 * 1.4826 * mad, 2.0)
+    fence = (centre - spread, centre + spread)
+    values = [v for v in [*means, *extras] if fence[0] <= v <= fence[1]]
+    low, high = min([*values, 0.0]), max([*values, 0.0])
+    pad = 0.06 * (high - low or 1.0)
+    return low - pad, high + pad
+
+
+def _points(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    points = []
+    for t in tables:
+        for e in t["entries"]:
+            interval = ci95(e["delta_t"])
+            points.append({"method": mpl_text(e["method"]), "target": 100 * t["target_sparsity"],
+                           "mean": float(e["delta_t"]["mean"]), "ci": interval})
+    return points
+
+
 def delta_t_vs_sparsity(w: FigureWriter, setting: str, tables: list[dict[str, Any]]) -> FigureRef:
     title = f"ΔT vs target sparsity — {setting}"
-    rows = [{"method": mpl_text(e["method"]), "target": 100 * t["target_sparsity"],
-             "delta_t": run["delta_t"]["mean"]}
-            for t in tables for e in t["entries"] for run in e["runs"]]
-    if not rows:
+    points = _points(tables)
+    if not points:
         return FigureRef(title, note="no ranked runs to plot")
-    data = pd.DataFrame(rows)
+    bands = [b for b in (null_band(t) for t in tables) if b is not None]
+    band = max(bands, key=lambda b: b["half_width"]) if bands else None
+    extras = [v for p in points if p["ci"] for v in p["ci"]]
+    extras += [band["low"], band["high"]] if band else []
+    low, high = robust_limits([p["mean"] for p in points], extras)
+    methods = sorted({p["method"] for p in points})
+    targets = sorted({p["target"] for p in points})
+    step = min((b - a for a, b in zip(targets, targets[1:], strict=False)), default=10.0)
+    clipped = []
     with _style():
-        fig, ax = plt.subplots(figsize=(5.6, 3.4))
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        if band:
+            ax.axhspan(band["low"], band["high"], color="0.6", alpha=0.25, linewidth=0,
+                       label=f"null band ±{band['half_width']:.1f}")
         ax.axhline(0, color="0.35", linestyle="--", linewidth=1, label="dense")
-        sns.lineplot(data=data, x="target", y="delta_t", hue="method", errorbar="sd",
-                     marker="o", palette=w.palette, ax=ax)
+        for i, method in enumerate(methods):
+            # Dodge the methods sideways so that their error bars do not hide each other.
+            shift = (i - (len(methods) - 1) / 2) * step * 0.3 / max(len(methods), 1)
+            mine = sorted((p for p in points if p["method"] == method), key=lambda p: p["target"])
+            xs = [p["target"] + shift for p in mine]
+            ys = [min(max(p["mean"], low), high) for p in mine]
+            err = [[p["mean"] - p["ci"][0] if p["ci"] else 0.0 for p in mine],
+                   [p["ci"][1] - p["mean"] if p["ci"] else 0.0 for p in mine]]
+            color = w.palette.get(method)
+            inside = [j for j, p in enumerate(mine) if low <= p["mean"] <= high]
+            ax.plot(xs, ys, color=color, linewidth=1.2, alpha=0.8)
+            ax.errorbar([xs[j] for j in inside], [ys[j] for j in inside],
+                        yerr=[[err[0][j] for j in inside], [err[1][j] for j in inside]],
+                        fmt="o", color=color, markersize=4, capsize=2.5, linewidth=1,
+                        label=method)
+            for j, p in enumerate(mine):
+                if j not in inside:
+                    clipped.append(p)
+                    up = p["mean"] > high
+                    ax.plot(xs[j], ys[j], marker="^" if up else "v", color=color, markersize=8)
+                    ax.annotate(f"{p['mean']:.1f}", (xs[j], ys[j]), fontsize=7, color=color,
+                                xytext=(4, -10 if up else 4), textcoords="offset points")
+        ax.set_ylim(low, high)
+        ax.set_xticks(targets)
         ax.set_xlabel("target sparsity (%)")
         ax.set_ylabel("ΔT (%) vs dense")
         ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         png, svg = w.save(fig, f"{setting}-delta-t-vs-sparsity")
-    methods = ", ".join(sorted({r["method"] for r in rows}))
-    alt = (f"Line chart of ΔT in percent against target sparsity for {methods} on {setting}; "
-           "shaded bands are ±1 standard deviation over seeds, the dashed line is the dense model.")
+    names = ", ".join(methods)
+    alt = (f"Points with error bars of ΔT in percent against target sparsity for {names} on "
+           f"{setting}; error bars are 95% intervals over seeds, the dashed line is the dense "
+           "model" + (f", the grey band the null band ±{band['half_width']:.1f}" if band else "")
+           + (f"; {len(clipped)} point(s) beyond the plotted range are drawn as arrows at its "
+              "edge with their value" if clipped else "") + ".")
     return FigureRef(title, alt, png, svg)
 
 
 def sparsity_bars(w: FigureWriter, setting: str, table: dict[str, Any]) -> FigureRef:
     target = table["target_sparsity"]
     title = f"Measured sparsity by component — {setting}, target {100 * target:.0f}%"
-    rows = []
+    components = [*table["components"], "overall"]
+    bars = []
     for entry in table["entries"]:
         values = {**entry["sparsity"]["by_component"], "overall": entry["sparsity"]["overall"]}
-        for component in [*table["components"], "overall"]:
-            if component in values:
-                rows.append({"method": mpl_text(entry["method"]),
-                             "component": component_label(component),
-                             "sparsity": 100 * values[component]["mean"]})
-    if not rows:
+        bars.append((mpl_text(entry["method"]), [values.get(c) for c in components]))
+    if not bars:
         return FigureRef(title, note="no ranked runs to plot")
+    width = 0.8 / len(bars)
     with _style():
-        fig, ax = plt.subplots(figsize=(5.6, 3.0))
-        sns.barplot(data=pd.DataFrame(rows), x="component", y="sparsity", hue="method",
-                    palette=w.palette, ax=ax)
+        fig, ax = plt.subplots(figsize=(6.4, 3.0))
+        for i, (method, stats) in enumerate(bars):
+            xs = [c + (i - (len(bars) - 1) / 2) * width for c in range(len(components))]
+            ys = [100 * s["mean"] if s else 0.0 for s in stats]
+            errs = [100 * s["std"] if s and s.get("std") else 0.0 for s in stats]
+            ax.bar(xs, ys, width=width, yerr=errs, capsize=1.5, color=w.palette.get(method),
+                   label=method, error_kw={"linewidth": 0.8})
         ax.axhline(100 * target, color="0.2", linestyle=":", linewidth=1, label="target")
-        low = max(0.0, min(r["sparsity"] for r in rows) - 10)
-        ax.set_ylim(low, min(100.0, max(r["sparsity"] for r in rows) + 4))
-        ax.set_xlabel("")
+        ax.set_ylim(0, 100)
+        ax.set_xticks(range(len(components)), [component_label(c) for c in components])
         ax.set_ylabel("measured sparsity (%)")
         ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         png, svg = w.save(fig, f"{setting}-s{target:.2f}-sparsity-by-component")
-    alt = (f"Bar chart of measured sparsity in percent per component (backbone, task heads, "
-           f"overall) for each method at target {100 * target:.0f}% on {setting}; the dotted "
-           "line is the target.")
+    alt = (f"Bar chart of measured sparsity in percent (axis from 0 to 100) per component "
+           f"(backbone, task heads, overall) for each method at target {100 * target:.0f}% on "
+           f"{setting}, with ±1 std over seeds as error bars; the dotted line is the target.")
     return FigureRef(title, alt, png, svg)
 
 

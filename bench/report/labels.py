@@ -42,6 +42,33 @@ METRIC_LABELS = {
 PERCENT_KEYS = {"miou", "pixel_acc", "within_11.25", "within_22.5", "within_30",
                 "delta1", "delta2", "delta3"}
 DECIMALS = {"abs_err": 4, "rel_err": 4, "cosine": 4, "ce_err": 4}
+# The unit a header shows; what the cells are in (percent for the fractions above).
+DEGREE_KEYS = {"angle_mean", "angle_median"}
+# Every abbreviation a table header uses, spelled out in the legend under the tables.
+LEGEND = {
+    "mIoU": "mean intersection-over-union over the classes present, %",
+    "Pix Acc": "pixel accuracy over labelled pixels, %",
+    "CE Err": "cross-entropy error of the segmentation (prior-weighted on Taskonomy), "
+              "lower is better",
+    "Mean, Median": "mean and median angle between predicted and true surface normals, °",
+    "11.25°, 22.5°, 30°": "share of pixels whose normal is within that angle of the truth, %",
+    "Cosine": "mean cosine similarity of predicted and true normals",
+    "Abs Err": "mean absolute depth error (in the dataset's depth units; keypoints and edges: "
+               "in [-1, 1] space)",
+    "Rel Err": "mean relative depth error |prediction − truth| / truth",
+    "δ<1.25ⁿ": "share of pixels with max(prediction/truth, truth/prediction) below 1.25ⁿ, %",
+    "ΔT_i": "relative change of task i's metrics against dense, summed with their directions, %",
+    "ΔT": "mean of ΔT_i over tasks, % (higher is better); ± is the half-width of the 95 % "
+          "interval over seeds",
+    "Group": "rank group: methods whose intervals do not separate them from the leader share "
+             "its group (e.g. 1–3)",
+    "Start": "where the method starts: init (random initialisation) or dense (the trained dense "
+             "model of the same seed)",
+    "Budget": "total training cost in units of one dense run's budget",
+    "Seeds": "number of seeds averaged",
+    "↑ / ↓": "higher / lower is better",
+    "†": "reported beside ΔT but not counted in it",
+}
 
 
 def task_label(task: str) -> str:
@@ -54,6 +81,27 @@ def component_label(component: str) -> str:
 
 def metric_label(key: str) -> str:
     return METRIC_LABELS.get(key, key)
+
+
+_LEGEND_TERM = {"miou": "mIoU", "pixel_acc": "Pix Acc", "ce_err": "CE Err",
+                "angle_mean": "Mean, Median", "angle_median": "Mean, Median",
+                "within_11.25": "11.25°, 22.5°, 30°", "within_22.5": "11.25°, 22.5°, 30°",
+                "within_30": "11.25°, 22.5°, 30°", "cosine": "Cosine", "abs_err": "Abs Err",
+                "rel_err": "Rel Err", "delta1": "δ<1.25ⁿ", "delta2": "δ<1.25ⁿ", "delta3": "δ<1.25ⁿ"}
+_ALWAYS = ("ΔT", "ΔT_i", "Group", "Seeds", "Start", "Budget", "↑ / ↓")
+
+
+def legend_items(tables: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The legend's (term, meaning) pairs for the metric columns these tables show."""
+    terms = {_LEGEND_TERM.get(m["key"], "") for t in tables for m in t["metrics"]}
+    if any(not m["in_delta_t"] for t in tables for m in t["metrics"]):
+        terms.add("†")
+    return [(term, meaning) for term, meaning in LEGEND.items() if term in terms or term in _ALWAYS]
+
+
+def metric_unit(key: str) -> str:
+    """The unit a header shows for a metric's cells: "%" for fractions shown in percent, "°"."""
+    return "%" if key in PERCENT_KEYS else ("°" if key in DEGREE_KEYS else "")
 
 
 def arrow(higher_is_better: bool | None) -> str:

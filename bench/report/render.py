@@ -21,6 +21,8 @@ from bench.report.speed import read_latency
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO_ROOT / "reports" / "templates"
 STATIC = REPO_ROOT / "reports" / "static"
+# 1: mean ± std only; 2 adds intervals, rank groups, the null band, start, budget, stale runs.
+SCHEMA_VERSIONS = (1, 2)
 
 
 def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
@@ -41,7 +43,7 @@ def read_leaderboard(path: Path) -> dict[str, Any]:
         leaderboard: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from None
-    if leaderboard.get("schema_version") != 1 or "tables" not in leaderboard:
+    if leaderboard.get("schema_version") not in SCHEMA_VERSIONS or "tables" not in leaderboard:
         raise ConfigError(f"{path}: unknown leaderboard format; re-run `bench aggregate`")
     return leaderboard
 

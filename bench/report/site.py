@@ -17,8 +17,10 @@ from bench.report.figures import (
     training_curves,
 )
 from bench.report.inputs import read_json_object
-from bench.report.labels import cell, dom_id, fmt, safe_name
+from bench.report.labels import cell, dom_id, fmt, legend_items, safe_name
 from bench.report.speed import speed_view
+from bench.report.stats import budget_text, delta_t_text, group_label, in_null_band, start_of
+from bench.report.summary import group_settings, summary_view
 from bench.report.tables import table_view
 
 ADAPMTL_PREFIX = "adapmtl"
@@ -38,17 +40,6 @@ def read_methods_json(path: Path | None) -> dict[str, dict[str, Any]]:
     return {str(k): v for k, v in data.items() if isinstance(v, dict)}
 
 
-def setting_name(table: dict[str, Any]) -> str:
-    return f"{table['dataset']} / {table['backbone']} / {table['profile']}"
-
-
-def _settings(tables: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for table in tables:
-        out.setdefault(setting_name(table), []).append(table)
-    return out
-
-
 def _logs(tables: Iterable[dict[str, Any]], method: str, runs_root: Path) -> list[RunLog]:
     """The lowest-seed run of `method` per target sparsity (the reference for `dense`)."""
     logs: dict[float, RunLog] = {}
@@ -66,9 +57,16 @@ def all_methods(leaderboard: dict[str, Any]) -> list[str]:
     names = {leaderboard["rules"]["reference"]}
     for table in leaderboard["tables"]:
         names.update(e["method"] for e in table["entries"])
-    names.update(str(i["method"]) for i in leaderboard["invalid"] if i.get("method"))
+    names.update(str(i["method"]) for i in [*leaderboard["invalid"], *stale_runs(leaderboard)]
+                 if i.get("method"))
     reference = leaderboard["rules"]["reference"]
     return [reference] + sorted(names - {reference})
+
+
+def stale_runs(leaderboard: dict[str, Any]) -> list[dict[str, Any]]:
+    """Runs not ranked because their identity differs from what params.yaml asks for."""
+    stale = leaderboard.get("stale") or []
+    return [s for s in stale if isinstance(s, dict)]
 
 
 class SiteBuilder:
@@ -83,7 +81,7 @@ class SiteBuilder:
         self.methods = all_methods(leaderboard)
         self.info = methods_info
         self.writer = FigureWriter(site_dir, self.methods[1:])
-        self.settings = _settings(leaderboard["tables"])
+        self.settings = group_settings(leaderboard["tables"])
         self.dynamics: dict[tuple[str, str], FigureRef] = {}
 
     def _dynamics(self, setting: str, method: str) -> FigureRef:
@@ -103,6 +101,7 @@ class SiteBuilder:
             settings.append({
                 "name": name,
                 "anchor": dom_id(name.replace(" / ", "-")),
+                "summary": summary_view(name, tables),
                 "delta_t_figure": delta_t_vs_sparsity(self.writer, name, tables),
                 "tables": [{"target": fmt(t["target_sparsity"], 0, 100.0),
                             "anchor": dom_id(t["id"]),
@@ -114,7 +113,8 @@ class SiteBuilder:
         methods = [{"slug": m, "href": method_href(m),
                     "description": value_text(self.info.get(m, {}).get("description", ""))}
                    for m in self.methods]
-        return {"settings": settings, "methods": methods, "invalid": self.lb["invalid"]}
+        return {"settings": settings, "methods": methods, "invalid": self.lb["invalid"],
+                "stale": stale_runs(self.lb), "legend": legend_items(self.lb["tables"])}
 
     def method_context(self, method: str) -> dict[str, Any]:
         info = self.info.get(method, {})
@@ -152,24 +152,32 @@ class SiteBuilder:
             "results": results,
             "runs": runs,
             "invalid": [i for i in self.lb["invalid"] if i.get("method") == method],
+            "stale": [i for i in stale_runs(self.lb) if i.get("method") == method],
             "figures": figures,
         }
 
     @staticmethod
     def _result_row(setting: str, table: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
         cost = entry["cost"]
+        reference = entry["rank"] is None
+        text = delta_t_text(entry)
         return {
             "setting": setting,
-            "target": "dense" if entry["rank"] is None else fmt(table["target_sparsity"], 0, 100.0) + "%",
-            "rank": "ref" if entry["rank"] is None else f"{entry['rank']} / {len(table['entries'])}",
-            "delta_t": cell(entry["delta_t"]),
+            "target": "dense" if reference else fmt(table["target_sparsity"], 0, 100.0) + "%",
+            "rank": "ref" if reference else f"{group_label(entry)} / {len(table['entries'])}",
+            "rank_sort": 0 if reference else entry["rank"],
+            "delta_t": {"text": "ref." if reference else text["mean"],
+                        "std": "" if reference else text["pm"], "title": text["interval"],
+                        "sort": "" if reference else repr(float(entry["delta_t"]["mean"]))},
+            "flag": not reference and in_null_band(entry),
+            "start": start_of(entry), "budget": budget_text(entry),
             "sparsity": cell(entry["sparsity"]["overall"], 2, 100.0),
             "seeds": entry["n_seeds"],
-            "train_seconds": fmt(cost["train_seconds"], 1),
-            "iterations": fmt(cost["iterations"], 0),
-            "macs_ratio": fmt(cost["macs_ratio"], 3),
-            "extra_forward_backward": fmt(cost["extra_forward_backward"], 0),
-            "rounds": fmt(cost["rounds"], 1),
+            "train_seconds": fmt(cost.get("train_seconds"), 1),
+            "iterations": fmt(cost.get("iterations"), 0),
+            "macs_ratio": fmt(cost.get("macs_ratio"), 3),
+            "extra_forward_backward": fmt(cost.get("extra_forward_backward"), 0),
+            "rounds": fmt(cost.get("rounds"), 1),
         }
 
     @staticmethod

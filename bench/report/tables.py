@@ -1,5 +1,8 @@
 """A leaderboard table (from leaderboard.json) → what the template draws: two header rows and
-rows of cells, laid out like Table 2 of the AdapMTL paper (tasks' metrics, ΔT_i, sparsity, ΔT)."""
+rows of cells. The headline comes first — method (a column that stays put while the table
+scrolls), ΔT ± the half-width of its 95 % interval, the rank group, seeds, start point and
+budget — then the tasks' metrics and ΔT_i in the layout of Table 2 of the AdapMTL paper, then
+the measured sparsity."""
 
 from __future__ import annotations
 
@@ -13,26 +16,49 @@ from bench.report.labels import (
     dom_id,
     metric_label,
     metric_scale,
+    metric_unit,
     task_label,
+)
+from bench.report.stats import (
+    NOT_DISTINGUISHABLE,
+    best_group,
+    budget_of,
+    budget_text,
+    delta_t_text,
+    group_label,
+    group_low,
+    in_null_band,
+    null_band,
+    null_band_text,
+    start_of,
 )
 from bench.tasks import METRICS
 
 _DESCRIPTIONS = {(m.task, m.key): m.description for m in METRICS}
+# The headline columns before the per-metric ones (Method, ΔT, Group, Seeds, Start, Budget).
+HEAD = 6
 
 
 def _column(label: str, better: bool | None, title: str = "", aux: bool = False,
-            subscript: str = "") -> dict[str, Any]:
-    return {"label": label, "arrow": arrow(better), "title": title, "aux": aux,
-            "subscript": subscript, "col": None,
+            subscript: str = "", unit: str = "") -> dict[str, Any]:
+    return {"label": label, "arrow": arrow(better), "title": title, "aux": aux, "unit": unit,
+            "subscript": subscript, "col": None, "key": "",
             "better": "" if better is None else ("higher" if better else "lower")}
 
 
 def _columns(table: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Top header row (groups, with rowspan/colspan) and the per-column row under it."""
     top: list[dict[str, Any]] = [
-        {**_column("#", None, "rank by ΔT"), "rowspan": 2, "colspan": 1},
-        {**_column("Method", None), "rowspan": 2, "colspan": 1},
+        {**_column("Method", None), "rowspan": 2, "colspan": 1, "key": "method"},
+        {**_column("ΔT", True, "mean over seeds ± half-width of the 95% interval, percent vs "
+                   "dense", unit="%"), "rowspan": 2, "colspan": 1, "key": "delta_t"},
+        {**_column("Group", None, "rank group: methods not separated from the leader share "
+                   "its group"), "rowspan": 2, "colspan": 1, "key": "group"},
         {**_column("Seeds", None, "number of seeds"), "rowspan": 2, "colspan": 1},
+        {**_column("Start", None, "init: random initialisation; dense: the trained dense "
+                   "model of the same seed"), "rowspan": 2, "colspan": 1},
+        {**_column("Budget", None, "total training cost in dense-budget units",
+                   unit="× dense"), "rowspan": 2, "colspan": 1},
     ]
     sub: list[dict[str, Any]] = []
     for task in table["tasks"]:
@@ -40,78 +66,80 @@ def _columns(table: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
         top.append({**_column(task_label(task), None), "rowspan": 1, "colspan": len(specs) + 1})
         for m in specs:
             sub.append(_column(metric_label(m["key"]), m["higher_is_better"],
-                               _DESCRIPTIONS.get((task, m["key"]), m["key"]), not m["in_delta_t"]))
+                               _DESCRIPTIONS.get((task, m["key"]), m["key"]), not m["in_delta_t"],
+                               unit=metric_unit(m["key"])))
         sub.append(_column("ΔT", True, f"ΔT of {task} (percent, vs dense)",
-                           subscript=component_label(task).lower()))
+                           subscript=component_label(task).lower(), unit="%"))
     components = [*table["components"], "overall"]
-    top.append({**_column("Sparsity (%)", None, "measured, mean over seeds"),
+    top.append({**_column("Sparsity", None, "measured, mean over seeds", unit="%"),
                 "rowspan": 1, "colspan": len(components)})
     sub.extend(_column(component_label(c), None, f"measured sparsity: {c}") for c in components)
-    top.append({**_column("ΔT", True, "mean of ΔT_i over tasks (percent)"), "rowspan": 2,
-                "colspan": 1})
-    for index, column in enumerate(top[:3]):
+    for index, column in enumerate(top[:HEAD]):
         column["col"] = index
     for index, column in enumerate(sub):
-        column["col"] = 3 + index
-    top[-1]["col"] = 3 + len(sub)
+        column["col"] = HEAD + index
     return top, sub
 
 
-def _row(table: dict[str, Any], entry: dict[str, Any], href: str, reference: bool) -> list[dict[str, Any]]:
-    cells: list[dict[str, Any]] = [
-        {"text": "ref" if reference else str(entry["rank"]), "std": "",
-         "sort": "0" if reference else str(entry["rank"])},
-        {"text": entry["method"], "std": "", "sort": entry["method"], "href": href},
+def _headline(table: dict[str, Any], entry: dict[str, Any], href: str,
+              reference: bool) -> list[dict[str, Any]]:
+    if reference:
+        band = null_band(table)
+        delta = {"text": "ref.", "std": "null band " + null_band_text(table) if band else "",
+                 "sort": "0.0", "title": "the dense reference (ΔT 0); its null band is the ΔT dense seeds "
+                 "score against each other"}
+    else:
+        text = delta_t_text(entry)
+        delta = {"text": text["mean"], "std": text["pm"], "title": text["interval"],
+                 "sort": repr(float(entry["delta_t"]["mean"])),
+                 "flag": NOT_DISTINGUISHABLE if in_null_band(entry) else ""}
+    budget = budget_of(entry)
+    return [
+        {"text": entry["method"], "std": "", "sort": entry["method"], "href": href,
+         "cls": "method"},
+        {**delta, "cls": "headline"},
+        {"text": "ref." if reference else group_label(entry), "std": "",
+         "sort": "0" if reference else str(group_low(entry) or entry["rank"]), "cls": "group"},
         {"text": str(entry["n_seeds"]), "std": "", "sort": str(entry["n_seeds"])},
+        {"text": start_of(entry), "std": "", "sort": start_of(entry)},
+        {"text": budget_text(entry), "std": "", "sort": "" if budget is None else repr(budget)},
     ]
+
+
+def _row(table: dict[str, Any], entry: dict[str, Any], href: str, reference: bool) -> list[dict[str, Any]]:
+    cells = _headline(table, entry, href, reference)
     by_task = entry["delta_t"]["by_task"]
     for task in table["tasks"]:
         for m in (m for m in table["metrics"] if m["task"] == task):
             scale, decimals = metric_scale(m["key"])
             cells.append(cell(entry["metrics"].get(task, {}).get(m["key"]), decimals, scale))
-        cells.append({**cell(by_task.get(task)), "delta_t": True})
+        cells.append({**cell(by_task.get(task)), "cls": "dt"})
+        if reference:  # ΔT_i of the reference against itself is 0 by definition: a dash
+            cells[-1].update(text="–", std="")
     by_component = entry["sparsity"]["by_component"]
     for component in table["components"]:
         cells.append(cell(by_component.get(component), 2, 100.0))
     cells.append(cell(entry["sparsity"]["overall"], 2, 100.0))
-    cells.append({**cell(entry["delta_t"]), "delta_t": True})
-    if reference:  # ΔT of the reference against itself is 0 by definition; show a dash
-        for c in cells:
-            if c.get("delta_t"):
-                c["text"], c["std"] = "–", ""
     return cells
-
-
-def _mark_best(rows: list[dict[str, Any]], betters: list[str]) -> None:
-    """Bold the best mean of each directed column among the ranked (non-reference) rows."""
-    ranked = [r for r in rows if not r["reference"]]
-    for index, better in enumerate(betters):
-        if not better or not ranked:
-            continue
-        values = [(float(r["cells"][index]["sort"]), r) for r in ranked
-                  if r["cells"][index]["sort"] not in ("", None)]
-        if len(values) < 2:
-            continue
-        best = max(v for v, _ in values) if better == "higher" else min(v for v, _ in values)
-        for value, row in values:
-            if value == best:
-                row["cells"][index]["best"] = True
 
 
 def table_view(table: dict[str, Any], method_href: Callable[[str], str]) -> dict[str, Any]:
     top, sub = _columns(table)
-    rows = [{"reference": True, "method": table["reference"]["method"],
+    bold = best_group(table["entries"])
+    rows = [{"reference": True, "method": table["reference"]["method"], "flag": False,
              "cells": _row(table, table["reference"], method_href(table["reference"]["method"]),
                            True)}]
-    rows += [{"reference": False, "method": e["method"],
+    rows += [{"reference": False, "method": e["method"], "flag": in_null_band(e),
               "cells": _row(table, e, method_href(e["method"]), False)} for e in table["entries"]]
-    # Column-by-column sort direction, aligned with the cells of a row.
-    betters = ["", "", ""] + [c["better"] for c in sub] + ["higher"]
     for row in rows:
         for c in row["cells"]:
-            c.setdefault("href", None)
-            c.setdefault("best", False)
-            c.setdefault("delta_t", False)
-    _mark_best(rows, betters)
-    return {"id": table["id"], "dom_id": "table-" + dom_id(table["id"]), "top": top, "sub": sub, "rows": rows, "betters": betters,
-            "has_aux": any(c["aux"] for c in sub)}
+            for key, default in (("href", None), ("cls", ""), ("title", ""), ("flag", "")):
+                c.setdefault(key, default)
+            c["best"] = False
+        # Bold only the ΔT of the leader's group, and only when an interval separates it.
+        row["cells"][1]["best"] = row["method"] in bold and not row["reference"]
+    # Column-by-column sort direction, aligned with the cells of a row.
+    betters = ["", "higher", "", "", "", ""] + [c["better"] for c in sub]
+    return {"id": table["id"], "dom_id": "table-" + dom_id(table["id"]), "top": top, "sub": sub,
+            "rows": rows, "betters": betters, "has_aux": any(c["aux"] for c in sub),
+            "null_band": null_band_text(table) if null_band(table) else None}

@@ -1,0 +1,109 @@
+"""The leaderboard's statistics as the report shows them: ΔT ± the half-width of its 95 %
+interval, the rank group, the null band and the "not distinguishable from dense" flag.
+
+Every reader is defensive (`.get`): a leaderboard written before schema 2 has none of these
+fields, and the report then shows the mean with a dash where the interval would be.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NOT_DISTINGUISHABLE = "not distinguishable from dense"
+START_LABELS = {"init": "init", "dense": "dense", "mixed": "mixed"}
+
+
+def ci95(stat: dict[str, Any] | None) -> tuple[float, float] | None:
+    """The (low, high) of a statistic's 95 % interval, or None when there is none (one seed)."""
+    interval = (stat or {}).get("ci95")
+    if not isinstance(interval, (list, tuple)) or len(interval) != 2 or None in interval:
+        return None
+    return float(interval[0]), float(interval[1])
+
+
+def half_width(stat: dict[str, Any] | None) -> float | None:
+    """Half the width of the 95 % interval: what "±" means next to a headline ΔT."""
+    interval = ci95(stat)
+    return None if interval is None else (interval[1] - interval[0]) / 2
+
+
+def signed(value: float | None, decimals: int = 1) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:+.{decimals}f}"
+    return "+0.0" if text in ("-0.0", "+0.0") else text.replace("-", "−")
+
+
+def pm(value: float | None, decimals: int = 1) -> str:
+    return "" if value is None else f"± {value:.{decimals}f}"
+
+
+def delta_t_text(entry: dict[str, Any], decimals: int = 1) -> dict[str, str]:
+    """`{"mean": "+2.1", "pm": "± 0.8", "interval": "95% CI [1.3, 2.9]"}` for an entry's ΔT."""
+    stat = entry.get("delta_t") or {}
+    interval = ci95(stat)
+    return {
+        "mean": signed(stat.get("mean"), decimals),
+        "pm": pm(half_width(stat), decimals),
+        "interval": "no interval (one seed)" if interval is None else
+        f"95% CI [{interval[0]:.{decimals}f}, {interval[1]:.{decimals}f}]",
+    }
+
+
+def group_label(entry: dict[str, Any]) -> str:
+    """The rank group ("1–3": not separated from the leader), else the plain rank."""
+    group = entry.get("rank_group")
+    if isinstance(group, dict) and group.get("label"):
+        return str(group["label"])
+    return "" if entry.get("rank") is None else str(entry["rank"])
+
+
+def group_low(entry: dict[str, Any]) -> int | None:
+    group = entry.get("rank_group")
+    if isinstance(group, dict) and isinstance(group.get("low"), int):
+        return int(group["low"])
+    return None
+
+
+def best_group(entries: list[dict[str, Any]]) -> set[str]:
+    """Methods in the leader's group: bold only when that group is not the whole table (then
+    the interval separates it from something, and the bold means something)."""
+    top = {e["method"] for e in entries if group_low(e) == 1}
+    return top if top and len(top) < len(entries) else set()
+
+
+def in_null_band(entry: dict[str, Any]) -> bool:
+    return bool(entry.get("within_null_band"))
+
+
+def null_band(table: dict[str, Any]) -> dict[str, Any] | None:
+    band = table.get("null_band")
+    if not isinstance(band, dict) or band.get("low") is None or band.get("high") is None:
+        return None
+    low, high = float(band["low"]), float(band["high"])
+    width = band.get("half_width")
+    return {"low": low, "high": high,
+            "half_width": float(width) if width is not None else (high - low) / 2,
+            "n": band.get("n_dense_seeds") or (table.get("reference") or {}).get("n_seeds"),
+            "estimator": band.get("estimator") or ""}
+
+
+def null_band_text(table: dict[str, Any], decimals: int = 1) -> str:
+    band = null_band(table)
+    if band is None:
+        return "no null band (fewer than 2 dense seeds)"
+    return f"±{band['half_width']:.{decimals}f}"
+
+
+def start_of(entry: dict[str, Any]) -> str:
+    return START_LABELS.get(str(entry.get("start")), "–") if entry.get("start") else "–"
+
+
+def budget_of(entry: dict[str, Any]) -> float | None:
+    value = (entry.get("cost") or {}).get("budget_units")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def budget_text(entry: dict[str, Any]) -> str:
+    value = budget_of(entry)
+    return "–" if value is None else f"{value:.2f}×"
