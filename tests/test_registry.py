@@ -68,6 +68,32 @@ def test_broken_plugins_are_reported_and_others_still_listed(
         registry.get_method_class("import_error")
 
 
+@pytest.mark.parametrize("slug", sorted(registry.discover()))
+def test_every_method_declares_a_valid_start(slug: str) -> None:
+    from bench.method import START_POINTS
+
+    cls = registry.discover()[slug]
+    assert cls.start in START_POINTS
+    assert not cls.needs_rewind or cls.start == "dense"
+    # docs/protocol.md §5: these three start from the trained dense reference of the same seed.
+    assert (cls.start == "dense") == (slug in {"imp", "lth", "disparse_pt"})
+
+
+def test_a_bad_start_makes_the_plugin_broken(
+    extra_methods: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (extra_methods / "bad_start.py").write_text(plugin("bad_start", '    start = "pretrained"\n'))
+    (extra_methods / "bad_rewind.py").write_text(plugin("bad_rewind", "    needs_rewind = True\n"))
+    registry.discover(refresh=True)
+    bad = registry.broken()
+    assert "start 'pretrained' must be one of init, dense" in bad["bad_start"]
+    assert "needs_rewind needs start = 'dense'" in bad["bad_rewind"]
+    assert main(["methods", "--json"]) == 1
+    listing = json.loads(capsys.readouterr().out)["methods"]
+    assert listing["lth"]["start"] == "dense" and listing["lth"]["needs_rewind"] is True
+    assert listing["random"]["start"] == "init" and listing["imp"]["needs_rewind"] is False
+
+
 def test_methods_command_lists_every_slug(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["methods"]) == 0
     out = capsys.readouterr().out

@@ -20,12 +20,12 @@ from bench.train import TrainOptions, train_run
 RESULT_KEYS = {
     "schema_version", "method", "dataset", "backbone", "profile", "target_sparsity", "seed",
     "status", "reason", "sparsity", "metrics", "val_metrics", "delta_t", "method_params",
-    "cost", "provenance",
+    "cost", "provenance", "start", "identity", "setting_identity",
 }
 COST_KEYS = {
     "train_seconds", "eval_seconds", "iterations", "params_total", "params_nonzero",
     "prunable_total", "prunable_nonzero", "macs_dense", "macs_sparse_theoretical",
-    "extra_forward_backward", "rounds", "notes",
+    "extra_forward_backward", "rounds", "notes", "budget_units",
 }
 
 
@@ -43,6 +43,8 @@ def test_dense_run_writes_a_complete_result(tiny: Config) -> None:
     assert on_disk["metrics"]["segment_semantic"]["miou"] > 0
     assert on_disk["delta_t"]["mean"] == 0.0  # the dense run is its own reference
     assert on_disk["cost"]["iterations"] == tiny.recipe.iterations
+    assert on_disk["start"] == {"point": "init"} and on_disk["cost"]["budget_units"] == 1.0
+    assert torch.load(out / "rewind.pt", weights_only=True)["step"] == 1  # 5% of 16 steps, ≥ 1
     assert on_disk["cost"]["macs_sparse_theoretical"] == on_disk["cost"]["macs_dense"]
     prov = on_disk["provenance"]
     assert prov["torch_version"] == torch.__version__ and prov["config"]["seed"] == 0
