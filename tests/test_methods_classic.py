@@ -6,7 +6,6 @@ runner's side)."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -23,10 +22,10 @@ from fixtures.tiny_mtl import (
     zeros,
 )
 
+from bench.masks import global_topk_masks
 from bench.method import Context, PruningMethod
 from bench.registry import broken, discover
 from methods._saliency import per_task_saliency, summed_saliency, xavier_scoring_weights
-from bench.masks import global_topk_masks
 from methods.imp import Imp, ImpParams
 from methods.lth import Lth
 from methods.random import RandomPruning, per_layer_counts
