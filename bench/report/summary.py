@@ -60,7 +60,7 @@ def summary_view(name: str, tables: list[dict[str, Any]]) -> dict[str, Any]:
     bold = [best_group(t["entries"]) for t in tables]
     rows = []
     for method in _method_order(tables):
-        cells = []
+        cells: list[dict[str, Any] | None] = []
         start = "–"
         for index, entries in enumerate(by_target):
             entry = entries.get(method)
