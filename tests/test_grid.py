@@ -184,7 +184,7 @@ def test_local_grid_then_dvc_takes_the_results_without_retraining(
 
     assert "dvc commit --force fetch prepare dense prune" in bench(tmp_path, "grid", "--commit").stdout
     repro = _run(tmp_path, sys.executable, "-m", "dvc", "repro")
-    for stage in ("prepare", "dense@0", "prune@random-0.5-0"):
+    for stage in ("prepare", "dense", "prune@random"):
         assert f"Stage '{stage}' didn't change, skipping" in repro, repro
     assert "Running stage 'dense" not in repro and "Running stage 'prune" not in repro
     assert "Running stage 'aggregate'" in repro and "Running stage 'report'" in repro

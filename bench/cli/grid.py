@@ -41,7 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", choices=("local", "slurm"), default="local",
                    help="local: this machine, -j runs at a time; slurm: one job array via submitit")
     p.add_argument("-j", "--jobs", type=int, default=1,
-                   help="local executor: runs at a time, each held to cores // jobs threads")
+                   help="local executor: runs at a time (0: one per available core), each held "
+                   "to the profile's `threads`, else cores // jobs threads")
+    p.add_argument("--method", action="append", default=None, metavar="SLUG",
+                   help="only this method's runs (repeatable); the pipeline runs one method's "
+                   "grid per DVC stage")
     p.add_argument("--threads", type=int, default=None,
                    help="local executor: threads per run (default: cores // jobs). CPU results "
                    "are bit-identical only between runs with the same thread count")
@@ -99,10 +103,14 @@ def run(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
     from bench.grid.plan import format_plan, plan
 
-    for name in ("jobs", "threads"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ConfigError(f"--{name}: must be at least 1, got {value}")
+    if args.jobs is not None and args.jobs < 0:
+        raise ConfigError(f"--jobs: must be 0 (one per core) or more, got {args.jobs}")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads: must be at least 1, got {args.threads}")
+    if args.jobs == 0:
+        from bench.grid.local import available_cores
+
+        args.jobs = available_cores()
     config = load_grid_config(args)
     if args.status is not None:
         from bench.grid.slurm import latest_submission, read_submission
@@ -111,6 +119,11 @@ def run(args: argparse.Namespace) -> int:
         path = latest_submission(config) if args.status == "latest" else Path(args.status)
         return show(read_submission(path), path, wait=args.wait, poll_s=args.poll)
     runs = plan(config)
+    if args.method:
+        unknown = sorted(set(args.method) - {r.spec.method for r in runs})
+        if unknown:
+            raise ConfigError(f"--method {unknown[0]}: not in the grid of {args.params}")
+        runs = [r for r in runs if r.spec.method in args.method]
     if args.dry_run:
         print(format_plan(runs))
         return 0

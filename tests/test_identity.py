@@ -1,0 +1,90 @@
+"""Run identity: the hash of everything that decides a run's result, pinned against refactors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.config import load_config
+from bench.runs import RunSpec, resolved_config, run_identity, setting_identity
+
+PARAMS = {
+    "dataset": "synthetic", "backbone": "resnet34", "profile": "tiny",
+    "methods": ["random", "snip"], "sparsities": [0.9], "seeds": [0],
+    "profiles": {"tiny": {"width_mult": 0.125, "iterations": 20, "batch_size": 4, "lr_step": 10,
+                          "crop": None, "device": "cpu"}},
+    "method_params": {"snip": {}},
+    "synthetic": {"height": 32, "width": 32, "num_train": 8, "num_val": 4, "num_test": 4},
+}
+
+
+def _config(tmp_path: Path, **changes: object):  # type: ignore[no-untyped-def]
+    params = json.loads(json.dumps(PARAMS))
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        node = params
+        for p in parents:
+            node = node[p]
+        node[key] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return dataclasses.replace(load_config(path), data_root=str(tmp_path / "data"))
+
+
+def _id(config, method: str = "random", **kw: object) -> str:  # type: ignore[no-untyped-def]
+    return run_identity(resolved_config(config, RunSpec(method, 0.9 if method != "dense" else 0.0, 0), **kw))
+
+
+def test_known_hashes_are_pinned(tmp_path: Path) -> None:
+    """If this fails, a change altered every run's identity: every finished run turns stale.
+    Only change the pins on purpose (and say so in the commit)."""
+    config = _config(tmp_path)
+    assert _id(config, "dense") == "eb676b2990d6e2a3"
+    assert _id(config, "random") == "3bc8f515de7a7e1e"
+
+
+def test_what_changes_the_identity(tmp_path: Path) -> None:
+    base = _config(tmp_path)
+    assert _id(_config(tmp_path, profiles__tiny__iterations=40)) != _id(base)
+    assert _id(base, iterations=10) != _id(base)  # an override of the steps actually trained
+    assert _id(_config(tmp_path, synthetic__num_train=16)) != _id(base)
+    assert _id(_config(tmp_path, backbone="mobilenetv2")) != _id(base)
+    assert _id(base, start={"point": "dense", "parent_identity": "x"}) != _id(base)
+    # Execution-only settings do not: the same computation, another schedule of it.
+    assert _id(_config(tmp_path, profiles__tiny__log_every=1)) == _id(base)
+    assert _id(_config(tmp_path, profiles__tiny__checkpoint_every=3)) == _id(base)
+
+
+def test_parameters_are_hashed_resolved(tmp_path: Path) -> None:
+    """Writing a default out changes nothing; changing it does."""
+    from bench.registry import get_method_class
+
+    default = dataclasses.asdict(get_method_class("snip").Params())
+    key, value = next((k, v) for k, v in default.items() if isinstance(v, int))
+    omitted = _id(_config(tmp_path), "snip")
+    assert _id(_config(tmp_path, method_params__snip={key: value}), "snip") == omitted
+    assert _id(_config(tmp_path, method_params__snip={key: value + 1}), "snip") != omitted
+
+
+def test_the_data_manifest_is_part_of_it(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    before = resolved_config(config, RunSpec("random", 0.9, 0))
+    manifest = tmp_path / "data" / "synthetic" / "prepared" / "manifest.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"splits": {"train": {"sha256": "a"}}}))
+    after = resolved_config(config, RunSpec("random", 0.9, 0))
+    assert before["data"] is None and after["data"]
+    assert run_identity(after) != run_identity(before)
+    assert setting_identity(after) != setting_identity(before)
+    # Every method of a setting shares its setting identity.
+    assert setting_identity(after) == setting_identity(resolved_config(config, RunSpec("snip", 0.9, 0)))
+
+
+@pytest.mark.parametrize("method", ["dense", "random"])
+def test_the_identity_inputs_are_plain_json(tmp_path: Path, method: str) -> None:
+    resolved = resolved_config(_config(tmp_path), RunSpec(method, 0.0 if method == "dense" else 0.9, 0))
+    assert json.loads(json.dumps(resolved)) == resolved
