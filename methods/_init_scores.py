@@ -11,7 +11,8 @@ restored and the global RNG is forked (methods/_saliency.py's `_no_side_effects`
   batch sees the same dropout masks in both passes (the RNG is re-seeded per batch), so H and g
   belong to one and the same stochastic loss.
 - `SynFlowScorer`: Tanaka, Kunin, Yamins, Ganguli (NeurIPS 2020): R = 1ᵀ(Π_l |θ_l|)1, the
-  network's output summed for an all-ones input with every parameter and buffer replaced by its
+  network's output summed for an all-ones input (by default each task head's sum R_t divided by
+  its own value, R = Σ_t R_t / R_t, so every head's flow weighs the same) with every parameter and buffer replaced by its
   absolute value, and the score |θ ⊙ ∂R/∂θ| for the weights still alive. It scores a private
   copy of the model (so the signed weights are never touched), in eval mode as the public code's
   prune loop puts the model (BatchNorm then applies its running statistics — at init mean 0,
@@ -75,7 +76,10 @@ class SynFlowScorer:
     Built once; each `scores(masks)` call is one forward and one backward of a single all-ones
     input of shape `input_shape` (C, H, W) through the absolute-valued float64 copy."""
 
-    def __init__(self, ctx: Context, input_shape: Sequence[int]) -> None:
+    def __init__(
+        self, ctx: Context, input_shape: Sequence[int], per_task_normalised: bool = True
+    ) -> None:
+        self.per_task_normalised = per_task_normalised
         self.model = copy.deepcopy(ctx.model).to(torch.float64).eval()
         with torch.no_grad():
             for value in self.model.state_dict().values():
@@ -91,7 +95,10 @@ class SynFlowScorer:
         with torch.no_grad():
             for name, p, magnitude in zip(self.names, self.params, self.magnitudes, strict=True):
                 p.copy_(magnitude if masks is None else magnitude * masks[name].to(p.device))
-        flow = sum(out.sum() for out in self.model(self.input).values())
+        flows = [out.sum() for out in self.model(self.input).values()]
+        if self.per_task_normalised:  # every head's flow counts as 1 (methods/synflow.py)
+            flows = [f / f.detach() for f in flows if float(f.detach()) > 0]
+        flow = sum(flows)
         grads = _grads(flow, self.params)  # type: ignore[arg-type]
         raw = [(g * p).detach().abs() for g, p in zip(grads, self.params, strict=True)]
         # R grows like a product over layers; scale to the largest score before leaving float64

@@ -7,6 +7,14 @@ held at zero (methods/_init_scores.py); then prune, by a global top-k among the 
 the exponential schedule: after round r the density is (1 − s)^(r/rounds), exact counts
 round(N·(1 − (1 − s)^(r/rounds))), the last round exactly round(s·N) (the counts are `imp`'s
 `pruned_counts`). Iterating is what avoids layer collapse; the paper uses 100 rounds.
+
+The paper's network has one output; here T task heads share the backbone. With the literal
+R = Σ_t R_t (`task_flow: summed`) the head with the most output channels carries most of the
+flow, and on the embedded default at 0.9 the depth and normal heads were pruned to 100 % (the
+segmentation head, 13 channels, kept them out-flowed). So by default each head's flow is
+normalised by its own current value, R = Σ_t R_t / R_t (one backward pass; ∂R/∂θ =
+Σ_t (∂R_t/∂θ)/R_t): every head's layers carry a flow of 1, the backbone's T, and no head
+out-weighs another — the equal task weighting of the summed loss the other methods use.
 The model's own signed initial weights are never modified: the scores come from a private
 absolute-valued copy, and training starts from the original initialisation.
 
@@ -27,6 +35,7 @@ running statistics are mean 0 / variance 1, so BatchNorm is the affine |γ|·x +
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from bench.masks import MaskedMethod, global_topk_masks
 from bench.method import Context
@@ -38,6 +47,9 @@ from methods.imp import pruned_counts
 class SynflowParams:
     # Scoring-and-pruning rounds on the exponential schedule (the paper: 100).
     rounds: int = 100
+    # How the task heads' flows combine: `normalised` R = Σ_t R_t / R_t (each head's flow
+    # weighs 1) or `summed` R = Σ_t R_t (the literal single-output objective).
+    task_flow: Literal["normalised", "summed"] = "normalised"
 
     def __post_init__(self) -> None:
         if self.rounds < 1:
@@ -58,7 +70,9 @@ class Synflow(MaskedMethod):
         if ctx.target_sparsity <= 0:
             return
         rgb = next(iter(ctx.calibration_batches(1)))["rgb"]  # its shape only
-        scorer = SynFlowScorer(ctx, tuple(rgb.shape[1:]))
+        scorer = SynFlowScorer(
+            ctx, tuple(rgb.shape[1:]), self.params.task_flow == "normalised"
+        )
         weights = ctx.all_prunable()
         n_weights = sum(w.param.numel() for w in weights)
         rounds = self.params.rounds
