@@ -158,7 +158,9 @@ def test_outputs_json_and_csv(runs: Path, tmp_path: Path) -> None:
     frame = pd.read_csv(out / "leaderboard.csv")
     assert len(frame) == 2 * 4
     assert {"delta_t_mean", "delta_t_std", "segment_semantic.miou_mean",
-            "sparsity.backbone_mean", "cost.macs_ratio", "rank", "n_seeds"} <= set(frame.columns)
+            "sparsity.backbone_mean", "cost.macs_ratio", "rank", "n_seeds", "delta_t_ci_low",
+            "delta_t_ci_high", "rank_group", "within_null_band", "null_band_low",
+            "null_band_high", "start", "budget_units"} <= set(frame.columns)
     assert frame.loc[frame["reference"], "method"].tolist() == ["dense", "dense"]
 
 

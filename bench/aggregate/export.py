@@ -13,6 +13,11 @@ LEADERBOARD_CSV = "leaderboard.csv"
 METRICS_JSON = "metrics.json"
 
 
+def _ci(summary: dict[str, Any], side: int) -> float | None:
+    ci = summary.get("ci95")
+    return float(ci[side]) if ci else None
+
+
 def _flat_row(table: dict[str, Any], entry: dict[str, Any], reference: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
         "dataset": table["dataset"], "backbone": table["backbone"], "profile": table["profile"],
@@ -20,10 +25,20 @@ def _flat_row(table: dict[str, Any], entry: dict[str, Any], reference: bool) -> 
         "reference": reference, "rank": entry["rank"], "n_seeds": entry["n_seeds"],
         "seeds": " ".join(str(s) for s in entry["seeds"]),
         "delta_t_mean": entry["delta_t"]["mean"], "delta_t_std": entry["delta_t"]["std"],
+        "delta_t_ci_low": _ci(entry["delta_t"], 0), "delta_t_ci_high": _ci(entry["delta_t"], 1),
+        "rank_group": (entry.get("rank_group") or {}).get("label"),
+        "within_null_band": entry.get("within_null_band"),
+        "null_band_low": (table.get("null_band") or {}).get("low"),
+        "null_band_high": (table.get("null_band") or {}).get("high"),
+        "reference_kind": table.get("reference_kind"),
+        "start": entry.get("start"),
+        "budget_units": (entry.get("cost") or {}).get("budget_units"),
     }
     for task, value in entry["delta_t"]["by_task"].items():
         row[f"delta_t.{task}_mean"] = value["mean"]
         row[f"delta_t.{task}_std"] = value["std"]
+        row[f"delta_t.{task}_ci_low"] = _ci(value, 0)
+        row[f"delta_t.{task}_ci_high"] = _ci(value, 1)
     for task, keys in entry["metrics"].items():
         for key, value in keys.items():
             row[f"{task}.{key}_mean"] = value["mean"]
@@ -60,11 +75,15 @@ def dvc_metrics(leaderboard: dict[str, Any]) -> dict[str, Any]:
         out[key] = {
             e["method"]: {
                 "delta_t": e["delta_t"]["mean"],
+                "delta_t_ci95": e["delta_t"].get("ci95"),
+                "rank_group": (e.get("rank_group") or {}).get("label"),
                 "sparsity": e["sparsity"]["overall"]["mean"],
             }
             for e in table["entries"]
         }
+        out[key]["null_band_half_width"] = (table.get("null_band") or {}).get("half_width")
     out["invalid_runs"] = len(leaderboard["invalid"])
+    out["stale_runs"] = len(leaderboard.get("stale") or [])
     return out
 
 

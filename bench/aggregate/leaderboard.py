@@ -185,7 +185,7 @@ def _null_bands(dense: list[Scored]) -> dict[str, Any]:
     """The null band under each reference kind, measured on the setting's dense seeds."""
     metrics = [d.run.result["metrics"] for d in sorted(dense, key=lambda d: d.run.seed)]
     score = _scorer(dense[0].run.result["dataset"])
-    return {kind: stats.null_band(stats.null_values(metrics, kind, score), kind)
+    return {kind: stats.null_band(stats.null_values(metrics, kind, score), kind, len(metrics))
             for kind in (REFERENCE_KIND, ALTERNATIVE_REFERENCE)}
 
 

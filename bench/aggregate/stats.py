@@ -69,7 +69,8 @@ def null_values(dense: Sequence[Metrics], reference_kind: str, score: Scorer) ->
     raise ValueError(f"unknown reference kind {reference_kind!r}")
 
 
-def null_band(values: Sequence[float], reference_kind: str) -> dict[str, Any] | None:
+def null_band(values: Sequence[float], reference_kind: str,
+              n_dense_seeds: int) -> dict[str, Any] | None:
     if not values:
         return None
     half = max(abs(v) for v in values)
@@ -77,6 +78,7 @@ def null_band(values: Sequence[float], reference_kind: str) -> dict[str, Any] | 
                  if reference_kind == "mean_of_dense_seeds"
                  else "all ordered pairs of dense seeds")
     return {"low": -half, "high": half, "half_width": half, "values": list(values),
+            "n_dense_seeds": n_dense_seeds,
             "estimator": estimator, "reference_kind": reference_kind}
 
 

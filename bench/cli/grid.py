@@ -139,7 +139,13 @@ def run(args: argparse.Namespace) -> int:
     if args.executor == "local":
         from bench.grid.local import run_local
 
-        return 1 if run_local(config, runs, args.jobs, args.threads) else 0
+        # Dense runs first: from-dense methods (imp, lth, disparse_pt) start from them.
+        dense = [r for r in runs if r.spec.method == "dense"]
+        rest = [r for r in runs if r.spec.method != "dense"]
+        failed = run_local(config, dense, args.jobs, args.threads) if dense else 0
+        if rest:
+            failed += run_local(config, rest, args.jobs, args.threads)
+        return 1 if failed else 0
     return submit_slurm(args, config, runs)
 
 
