@@ -1,5 +1,6 @@
 """The embedded default profile learns: the dense model clearly beats trivial predictors on the
-test split (issue: core benchmark, part 11). Uses the real default profile from params.yaml."""
+test split, and (slow) it has converged. Uses the real default profile from params.yaml.
+Time budgets are measured by `bench perf` and `python -m bench.perf.repro`, never asserted here."""
 
 from __future__ import annotations
 
@@ -70,7 +71,23 @@ def test_dense_beats_the_mean_normal(default_run: tuple[dict, dict]) -> None:
     assert result["metrics"]["normal"]["angle_mean"] <= 0.8 * trivial["normal"]["angle_mean"]
 
 
-def test_default_dense_run_fits_the_time_budget(default_run: tuple[dict, dict]) -> None:
-    result, _ = default_run
-    # Issue budget: ≤ 30 s per dense run on 2 cores; generous here because CI machines vary.
-    assert result["cost"]["train_seconds"] < 120
+@pytest.mark.slow
+def test_dense_has_converged(tmp_path: Path) -> None:
+    """The same dense run (seed 0) trained twice as long, schedule stretched with it, scores
+    within ±3 ΔT of the default (docs/performance.md, "Convergence")."""
+    import dataclasses
+
+    from bench.scoring import delta_t
+
+    config = load_config(ROOT / "params.yaml")
+    config = dataclasses.replace(config, data_root=str(tmp_path / "data"))
+    recipe = config.recipe
+    longer = dataclasses.replace(recipe, iterations=2 * recipe.iterations, lr_step=2 * recipe.lr_step)
+    long_config = dataclasses.replace(config, profiles={**config.profiles, config.profile: longer})
+    options = {"progress": False}
+    base = train_run(config, RunSpec("dense", 0.0, 0), TrainOptions(out_dir=tmp_path / "base", **options))
+    long = train_run(long_config, RunSpec("dense", 0.0, 0), TrainOptions(out_dir=tmp_path / "long", **options))
+    assert base is not None and long is not None
+    score = delta_t(long["metrics"], base["metrics"], scoring="nyu")
+    print("2x iterations vs default:", {k: round(v, 2) for k, v in score.items()})
+    assert abs(score["mean"]) <= 3, score
