@@ -136,6 +136,8 @@ class Config:
     sparsities: tuple[float, ...] = (0.7, 0.9)
     seeds: tuple[int, ...] = (0,)
     method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Train a dense single-task network per task and seed: the reference of Δm (protocol §2).
+    single_task_references: bool = True
     synthetic: SyntheticData = field(default_factory=SyntheticData)
     cluster: Cluster = field(default_factory=Cluster)
     data_root: str = "data"

@@ -1,7 +1,9 @@
 """Runs: where they live (a readable path) and what they are (an identity hash).
 
 The path says dataset, backbone, method, target sparsity and seed; the identity, recorded in
-result.json, is the hash of everything that decides the result (docs/protocol.md §9).
+result.json, is the hash of everything that decides the result (docs/protocol.md §9). A
+single-task reference (`task` set: a dense network with only that task's head, the reference of
+Δm, docs/protocol.md §2) lives under `single_task/<task>/seed<k>`.
 """
 
 from __future__ import annotations
@@ -21,14 +23,30 @@ class RunSpec:
     method: str
     target_sparsity: float
     seed: int
+    # None: the multi-task network; a task name: that task's dense single-task reference.
+    task: str | None = None
 
     def __post_init__(self) -> None:
         check_target_sparsity(self.target_sparsity)
         if self.method == "dense" and self.target_sparsity != 0:
             raise ValueError("the dense method has target sparsity 0")
+        if self.task is not None and self.method != "dense":
+            raise ValueError(f"a single-task reference is a dense run, not {self.method!r}")
+
+    @property
+    def label(self) -> str:
+        if self.task is not None:
+            return f"single_task {self.task} seed{self.seed}"
+        return f"{self.method} s{self.target_sparsity} seed{self.seed}"
+
+
+SINGLE_TASK_DIR = "single_task"
 
 
 def run_dir(config: Config, spec: RunSpec) -> Path:
+    if spec.task is not None:
+        return (Path(config.runs_root) / config.dataset / config.backbone / SINGLE_TASK_DIR
+                / spec.task / f"seed{spec.seed}")
     return (
         Path(config.runs_root)
         / config.dataset
@@ -41,6 +59,16 @@ def run_dir(config: Config, spec: RunSpec) -> Path:
 
 def dense_spec(seed: int) -> RunSpec:
     return RunSpec("dense", 0.0, seed)
+
+
+def single_task_spec(task: str, seed: int) -> RunSpec:
+    return RunSpec("dense", 0.0, seed, task)
+
+
+def dataset_tasks(config: Config) -> tuple[str, ...]:
+    from datasets.registry import dataset_spec
+
+    return dataset_spec(config.dataset).tasks
 
 
 # Profile fields that change how a run executes, never what it computes (eval metrics are pooled
@@ -96,7 +124,7 @@ def resolved_config(
         profile["iterations"] = iterations
     if start is None:
         start = expected_start(config, spec)
-    return {
+    resolved = {
         "identity_version": IDENTITY_VERSION,
         "dataset": config.dataset,
         "data": data_fingerprint(config),
@@ -110,6 +138,9 @@ def resolved_config(
         "start": {"point": start.get("point", "init"),
                   "parent_identity": start.get("parent_identity")},
     }
+    if spec.task is not None:  # only then: multi-task identities stay what they were
+        resolved["task"] = spec.task
+    return resolved
 
 
 def expected_start(config: Config, spec: RunSpec) -> dict[str, Any]:
@@ -141,9 +172,18 @@ def setting_identity(resolved: dict[str, Any]) -> str:
 config_hash = run_identity
 
 
+def single_task_grid(config: Config) -> list[RunSpec]:
+    """The single-task references params.yaml asks for: task × seed (none when turned off)."""
+    if not config.single_task_references:
+        return []
+    return [single_task_spec(task, seed) for task in dataset_tasks(config) for seed in config.seeds]
+
+
 def grid(config: Config) -> list[RunSpec]:
-    """Every run the pipeline makes: dense per seed, then method × sparsity × seed."""
+    """Every run the pipeline makes: dense per seed, the single-task references (task × seed),
+    then method × sparsity × seed."""
     specs = [dense_spec(seed) for seed in config.seeds]
+    specs += single_task_grid(config)
     for method in config.methods:
         if method == "dense":
             continue

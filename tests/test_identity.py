@@ -10,7 +10,17 @@ import pytest
 import yaml
 
 from bench.config import load_config
-from bench.runs import RunSpec, resolved_config, run_identity, setting_identity
+from bench.runs import (
+    RunSpec,
+    dataset_tasks,
+    expected_identities,
+    grid,
+    resolved_config,
+    run_dir,
+    run_identity,
+    setting_identity,
+    single_task_spec,
+)
 
 PARAMS = {
     "dataset": "synthetic", "backbone": "resnet34", "profile": "tiny",
@@ -45,6 +55,35 @@ def test_known_hashes_are_pinned(tmp_path: Path) -> None:
     config = _config(tmp_path)
     assert _id(config, "dense") == "eb676b2990d6e2a3"
     assert _id(config, "random") == "3bc8f515de7a7e1e"
+    assert run_identity(resolved_config(config, single_task_spec("normal", 0))) == "165c012718c4ec7f"
+
+
+def test_a_single_task_reference_is_its_own_run(tmp_path: Path) -> None:
+    """The task enters the identity and the path; the multi-task dense run's inputs have no
+    `task` key at all (so its identity did not change when single-task runs were added)."""
+    config = _config(tmp_path)
+    dense = resolved_config(config, RunSpec("dense", 0.0, 0))
+    normal = resolved_config(config, single_task_spec("normal", 0))
+    assert "task" not in dense and normal["task"] == "normal"
+    assert {k: v for k, v in normal.items() if k != "task"} == dense
+    ids = {run_identity(resolved_config(config, single_task_spec(t, 0))) for t in dataset_tasks(config)}
+    assert len(ids) == len(dataset_tasks(config)) and run_identity(dense) not in ids
+    assert setting_identity(normal) == setting_identity(dense)  # one table, one setting
+    assert run_dir(config, single_task_spec("normal", 1)).as_posix().endswith(
+        "synthetic/resnet34/single_task/normal/seed1")
+    with pytest.raises(ValueError, match="dense run"):
+        RunSpec("snip", 0.9, 0, "normal")
+
+
+def test_the_grid_holds_the_single_task_references_when_asked(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    tasks = {s.task for s in grid(config) if s.task is not None}
+    assert tasks == set(dataset_tasks(config))
+    expected = expected_identities(config)
+    assert "synthetic/resnet34/single_task/depth_zbuffer/seed0" in expected
+    off = _config(tmp_path, single_task_references=False)
+    assert all(s.task is None for s in grid(off))
+    assert [p for p in expected_identities(off) if "single_task" in p] == []
 
 
 def test_what_changes_the_identity(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """The training stages' code dependencies in dvc.yaml cover every file their runs import.
 
 Derived, not hand-listed: a fresh interpreter imports what `bench grid` needs to train a run of
-each method, and every repository file it loaded must sit under a dependency of the dense and
-prune stages — else a change there would leave finished runs "up to date" in DVC.
+each method, and every repository file it loaded must sit under a dependency of the dense,
+single_task and prune stages — else a change there would leave finished runs "up to date" in DVC.
 """
 
 from __future__ import annotations
@@ -51,10 +51,19 @@ def _covered(path: str, deps: list[str]) -> bool:
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps)
 
 
-@pytest.mark.parametrize("stage", ["dense", "prune"])
+@pytest.mark.parametrize("stage", ["dense", "single_task", "prune"])
 def test_training_stages_depend_on_everything_their_runs_import(stage: str) -> None:
     imported = _imported(sorted(discover()))
     assert any(f.startswith("methods/") for f in imported)
     deps = _stage_deps(stage)
     missing = [f for f in imported if not _covered(f, deps)]
     assert not missing, f"dvc.yaml stage {stage!r} lacks code dependencies: {missing}"
+
+
+def test_single_task_stage_trains_under_the_dense_stage_parameters() -> None:
+    """The references must be retrained whenever the dense runs would be (same recipe, seeds)."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert set(stages["dense"]["params"]) <= set(stages["single_task"]["params"])
+    assert "single_task_references" in stages["single_task"]["params"]
+    assert "single_task_references" in stages["aggregate"]["params"]
+    assert "--single-task" in stages["single_task"]["cmd"]

@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="state of a submitted Slurm grid (default: the latest "
                       "<runs_root>/.grid/*.json)")
     what.add_argument("--commit", action="store_true",
-                      help="hand the finished grid to DVC (dvc commit -f fetch prepare dense prune)")
+                      help="hand the finished grid to DVC (dvc commit -f fetch prepare dense single_task prune)")
     p.add_argument("--dataset", default=None, help="use this dataset instead of `dataset:`")
     p.add_argument("--backbone", default=None, help="use this backbone instead of `backbone:`")
     p.add_argument("--executor", choices=("local", "slurm"), default="local",
@@ -45,7 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "to the profile's `threads`, else cores // jobs threads")
     p.add_argument("--method", action="append", default=None, metavar="SLUG",
                    help="only this method's runs (repeatable); the pipeline runs one method's "
-                   "grid per DVC stage")
+                   "grid per DVC stage (`dense`: the multi-task dense runs only)")
+    p.add_argument("--single-task", action="store_true",
+                   help="only the single-task reference runs (task × seed; with --method: "
+                   "those too); the pipeline's `single_task` stage")
     p.add_argument("--threads", type=int, default=None,
                    help="local executor: threads per run (default: cores // jobs). CPU results "
                    "are bit-identical only between runs with the same thread count")
@@ -118,19 +121,22 @@ def run(args: argparse.Namespace) -> int:
 
         path = latest_submission(config) if args.status == "latest" else Path(args.status)
         return show(read_submission(path), path, wait=args.wait, poll_s=args.poll)
-    runs = plan(config)
-    if args.method:
-        unknown = sorted(set(args.method) - {r.spec.method for r in runs})
-        if unknown:
-            raise ConfigError(f"--method {unknown[0]}: not in the grid of {args.params}")
-        runs = [r for r in runs if r.spec.method in args.method]
+    runs = select(plan(config), args)
+    if args.single_task and not config.single_task_references:
+        # The pipeline's single_task stage still needs its (empty) output folder.
+        from bench.runs import SINGLE_TASK_DIR
+
+        (Path(config.runs_root) / config.dataset / config.backbone / SINGLE_TASK_DIR).mkdir(
+            parents=True, exist_ok=True)
+        print(f"single_task_references is false in {args.params}: no single-task runs")
     if args.dry_run:
         print(format_plan(runs))
         return 0
     if args.commit:
         from bench.grid.handback import hand_back
 
-        return hand_back(runs, has_prune_runs=any(r.spec.method != "dense" for r in runs))
+        return hand_back(runs, has_prune_runs=any(r.spec.method != "dense" for r in runs),
+                         has_single_task_runs=any(r.spec.task is not None for r in runs))
     todo = [r for r in runs if r.todo]
     print(f"{len(runs)} runs in the grid, {len(todo)} to do", flush=True)
     if not todo:
@@ -140,13 +146,27 @@ def run(args: argparse.Namespace) -> int:
         from bench.grid.local import run_local
 
         # Dense runs first: from-dense methods (imp, lth, disparse_pt) start from them.
-        dense = [r for r in runs if r.spec.method == "dense"]
-        rest = [r for r in runs if r.spec.method != "dense"]
+        dense = [r for r in runs if r.spec.method == "dense" and r.spec.task is None]
+        rest = [r for r in runs if r not in dense]
         failed = run_local(config, dense, args.jobs, args.threads) if dense else 0
         if rest:
             failed += run_local(config, rest, args.jobs, args.threads)
         return 1 if failed else 0
     return submit_slurm(args, config, runs)
+
+
+def select(runs: list[Any], args: argparse.Namespace) -> list[Any]:
+    """The runs `--method` and `--single-task` ask for (all of them when neither is given)."""
+    from bench.errors import ConfigError
+
+    if args.method:
+        unknown = sorted(set(args.method) - {r.spec.method for r in runs})
+        if unknown:
+            raise ConfigError(f"--method {unknown[0]}: not in the grid of {args.params}")
+    if not args.method and not args.single_task:
+        return runs
+    return [r for r in runs if (r.spec.task is not None and args.single_task)
+            or (r.spec.task is None and r.spec.method in (args.method or ()))]
 
 
 def submit_slurm(args: argparse.Namespace, config: Any, runs: list[Any]) -> int:

@@ -85,7 +85,9 @@ def _grid(args: argparse.Namespace) -> int:
     seed = config.seeds[0] if args.seed is None else args.seed
     if seed not in config.seeds:
         raise ConfigError(f"--seed {seed} is not one of the grid's seeds {list(config.seeds)}")
-    dirs = [run_dir(config, spec) for spec in grid(config) if spec.seed == seed]
+    # The multi-task networks only: single-task references are Δm's reference, not entries.
+    dirs = [run_dir(config, spec) for spec in grid(config)
+            if spec.seed == seed and spec.task is None]
     payload = measure_grid(dirs, Path(config.runs_root), args.repeats, args.warmup, args.threads)
     out = args.out or Path(config.reports_root) / "latency.json"
     write_json_atomic(out, payload)

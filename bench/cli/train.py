@@ -26,7 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_params_argument(p)
     p.add_argument("--dataset", default=None, help="use this dataset instead of `dataset:`")
     p.add_argument("--backbone", default=None, help="use this backbone instead of `backbone:`")
-    p.add_argument("--method", required=True, help="method slug (see `bench methods`)")
+    p.add_argument("--method", default=None,
+                   help="method slug (see `bench methods`); required unless --single-task")
+    p.add_argument("--single-task", default=None, metavar="TASK",
+                   help="train the dense single-task reference of TASK (only that task's head; "
+                   "Δm's reference) into <runs_root>/<dataset>/<backbone>/single_task/TASK/"
+                   "seed<k>")
     p.add_argument(
         "--sparsity", type=float, default=None,
         help="target sparsity in [0, 1) (default: 0 for dense; required otherwise)",
@@ -55,6 +60,16 @@ def run(args: argparse.Namespace) -> int:
     if args.iterations is not None and args.iterations <= 0:
         raise ConfigError(f"--iterations must be positive, got {args.iterations}")
     config = load(args)
+    if args.single_task is not None:
+        if args.method not in (None, "dense"):
+            raise ConfigError(f"--single-task: a single-task reference is dense, not "
+                              f"--method {args.method}")
+        if args.sparsity:
+            raise ConfigError("--single-task: a single-task reference has target sparsity 0")
+        args.method = "dense"
+        _check_task(config, args.single_task)
+    elif args.method is None:
+        raise ConfigError("--method is required (or --single-task TASK)")
     sparsity = args.sparsity
     if sparsity is None:
         if args.method != "dense":
@@ -63,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from bench.runs import RunSpec
 
-        spec = RunSpec(args.method, sparsity, args.seed)
+        spec = RunSpec(args.method, sparsity, args.seed, args.single_task)
     except ValueError as exc:
         raise ConfigError(f"--sparsity: {exc}") from None
     from bench.registry import get_method_class
@@ -104,6 +119,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"overrides of {args.params} given: the run is in {out} (not the pipeline's runs)",
               file=sys.stderr)
     return 0
+
+
+def _check_task(config: Any, task: str) -> None:
+    from bench.errors import ConfigError
+    from bench.runs import dataset_tasks
+
+    tasks = dataset_tasks(config)
+    if task not in tasks:
+        raise ConfigError(f"--single-task {task}: not a task of {config.dataset} "
+                          f"(tasks: {', '.join(tasks)})")
 
 
 def _out_dir(args: argparse.Namespace, config: Any, spec: Any) -> tuple[Path, bool]:

@@ -1,7 +1,7 @@
 """Hand a finished grid back to DVC: record the run directories as the outputs of the pipeline's
 run stages, so that the next `dvc repro` only aggregates and reports.
 
-`dvc commit -f fetch prepare dense prune` stores the current run directories (and the prepared data)
+`dvc commit -f fetch prepare dense single_task prune` stores the current run directories (and the prepared data)
 in DVC's cache and writes their hashes, with the current code and parameters, to `dvc.lock` —
 exactly as if `dvc repro` had trained them. It is only correct when every run of the grid is
 done under the current configuration, which is checked first.
@@ -19,7 +19,7 @@ import yaml
 from bench.grid.plan import PlannedRun
 from bench.grid.slurm import materialize_logs
 
-RUN_STAGES = ("fetch", "prepare", "dense", "prune")
+RUN_STAGES = ("fetch", "prepare", "dense", "single_task", "prune")
 
 
 def run_stages(dvc_file: Path = Path("dvc.yaml")) -> list[str]:
@@ -45,7 +45,8 @@ def commit_command(stages: list[str]) -> list[str]:
     return [*dvc, "commit", "--force", *stages]
 
 
-def hand_back(runs: list[PlannedRun], has_prune_runs: bool) -> int:
+def hand_back(runs: list[PlannedRun], has_prune_runs: bool,
+              has_single_task_runs: bool = True) -> int:
     """Commit the grid's runs to DVC; returns an exit code (1 when runs are not all done)."""
     pending = [r for r in runs if r.state != "done"]
     if pending:
@@ -59,6 +60,8 @@ def hand_back(runs: list[PlannedRun], has_prune_runs: bool) -> int:
         return 1
     if not has_prune_runs and "prune" in stages:
         stages.remove("prune")  # `methods: []` gives the matrix no stage to commit
+    if not has_single_task_runs and "single_task" in stages:
+        stages.remove("single_task")  # `single_task_references: false`: its output is absent
     for r in runs:
         materialize_logs(r.run_dir)
     if "fetch" in stages and _record_fetch() != 0:

@@ -32,8 +32,7 @@ class PlannedRun:
 
     @property
     def label(self) -> str:
-        s = self.spec
-        return f"{s.method} s{s.target_sparsity} seed{s.seed}"
+        return self.spec.label
 
 
 def expected_hash(config: Config, spec: RunSpec) -> str:

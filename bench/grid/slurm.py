@@ -110,6 +110,7 @@ def submit(config: Config, runs: list[PlannedRun], params_file: str) -> Path | N
             "job_id": job.job_id,
             "run_dir": str(run.run_dir),
             "method": run.spec.method,
+            "task": run.spec.task,
             "target_sparsity": run.spec.target_sparsity,
             "seed": run.spec.seed,
             "state_at_submission": run.state,

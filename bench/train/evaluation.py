@@ -19,10 +19,13 @@ def evaluate_split(
     device: torch.device,
     autocast: torch.autocast,
     channels_last: bool = False,
+    tasks: tuple[str, ...] | None = None,
 ) -> dict[str, dict[str, float]]:
+    """Metrics of `tasks` (default: every task of the dataset; a single-task network has one)."""
     was_training = model.training
     model.eval()
-    evaluator = MultiTaskEvaluator(dataset.tasks, dataset.num_classes, dataset.class_weights)
+    evaluator = MultiTaskEvaluator(tasks or dataset.tasks, dataset.num_classes,
+                                   dataset.class_weights)
     try:
         for batch in eval_batches(dataset, batch_size, device=device):
             rgb = batch["rgb"]

@@ -27,7 +27,8 @@ def model_costs(state: RunState, by_layer_density: dict[str, float]) -> dict[str
     train = state.datasets["train"]
     with torch.device("meta"):
         skeleton = build_model(
-            state.config.backbone, train.tasks, train.num_classes, state.recipe.width_mult
+            state.config.backbone, state.tasks or train.tasks, train.num_classes,
+            state.recipe.width_mult
         )
     macs = layer_macs(skeleton, tuple(state.datasets["test"].image_size))  # type: ignore[arg-type]
     return {
@@ -58,7 +59,7 @@ def finish_run(
     evaluate = {
         split: evaluate_split(
             state.forward, state.model, state.datasets[split], state.recipe.eval_batch_size,
-            state.device, state.autocast(), state.recipe.channels_last,
+            state.device, state.autocast(), state.recipe.channels_last, state.tasks or None,
         )
         for split in ("val", "test")
     }
@@ -70,7 +71,9 @@ def finish_run(
     density = {name: 1.0 - s for name, s in report.by_layer.items()}
     scoring = state.datasets["train"].scoring or dataset_spec(state.config.dataset).scoring
     delta: dict[str, float] | None
-    if spec.method == "dense":
+    if spec.task is not None:
+        delta = None  # a single-task reference is scored by nothing: it is Δm's reference
+    elif spec.method == "dense":
         delta = {**dict.fromkeys(evaluate["test"], 0.0), "mean": 0.0}  # its own reference
     elif out.resolve() == run_dir(state.config, spec).resolve():
         delta = delta_t_against(evaluate["test"], run_dir(state.config, dense_spec(spec.seed)), scoring)

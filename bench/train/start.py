@@ -160,9 +160,9 @@ def load_start(state: RunState, start: StartPoint) -> None:
 
 
 def dense_rewind_step(state: RunState) -> int | None:
-    """The step at which this run saves `rewind.pt`: dense runs only."""
+    """The step at which this run saves `rewind.pt`: multi-task dense runs only."""
     fraction = getattr(state.method.params, "rewind_fraction", None)
-    if state.spec.method != "dense" or fraction is None:
+    if state.spec.method != "dense" or state.spec.task is not None or fraction is None:
         return None
     return rewind_step_of(state.total_steps, fraction)
 

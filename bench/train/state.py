@@ -10,6 +10,7 @@ import torch
 
 from bench.config import Config, Profile
 from bench.data import PreparedDataset, TrainStream
+from bench.errors import ConfigError
 from bench.losses import task_losses
 from bench.method import Batch, Context, PruningMethod
 from bench.models import MultiTaskModel, build_model
@@ -54,6 +55,8 @@ class RunState:
     start: dict[str, Any] = field(default_factory=lambda: {"point": "init"})
     parent_steps: int = 0
     rewind_at: int | None = None
+    # The tasks this network has heads for: the dataset's, or a single-task reference's one.
+    tasks: tuple[str, ...] = ()
 
     def autocast(self) -> torch.autocast:
         return autocast(self.recipe, self.device)
@@ -106,8 +109,10 @@ class RunState:
 
     def result_header(self, spec: RunSpec, started: str) -> dict[str, Any]:
         resolved = self.resolved()
+        task = {"task": spec.task} if spec.task is not None else {}
         return {
             "method": spec.method,
+            **task,
             "dataset": self.config.dataset,
             "backbone": self.config.backbone,
             "profile": self.config.profile,
@@ -131,6 +136,16 @@ def architecture_of(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def run_tasks(spec: RunSpec, dataset_tasks: tuple[str, ...]) -> tuple[str, ...]:
+    """The heads the run's network has: every task, or the single-task reference's one."""
+    if spec.task is None:
+        return tuple(dataset_tasks)
+    if spec.task not in dataset_tasks:
+        raise ConfigError(f"--single-task {spec.task}: not a task of this dataset "
+                          f"(tasks: {', '.join(dataset_tasks)})")
+    return (spec.task,)
+
+
 def build_state(
     config: Config,
     spec: RunSpec,
@@ -147,7 +162,8 @@ def build_state(
     root = prepared_root(config)
     datasets = {split: PreparedDataset(root, split) for split in ("train", "val", "test")}
     train = datasets["train"]
-    model = build_model(config.backbone, train.tasks, train.num_classes, recipe.width_mult)
+    tasks = run_tasks(spec, train.tasks)
+    model = build_model(config.backbone, tasks, train.num_classes, recipe.width_mult)
     model.to(device)
     if recipe.channels_last:
         model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -166,7 +182,7 @@ def build_state(
         model=model,
         prunable=model.prunable_weights(),
         optimizer=optimizer,
-        tasks=train.tasks,
+        tasks=tasks,
         target_sparsity=spec.target_sparsity,
         total_steps=total,
         seed=spec.seed,
@@ -174,7 +190,7 @@ def build_state(
     )
     state = RunState(
         config, spec, recipe, device, datasets, model, model, method, optimizer, None, ctx,
-        total, architecture, start.to_dict(), start.parent_steps,
+        total, architecture, start.to_dict(), start.parent_steps, tasks=tasks,
     )
     state.rewind_at = dense_rewind_step(state)
     ctx._calibration = state.calibration
