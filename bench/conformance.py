@@ -3,7 +3,8 @@
 Runs the method through the real training loop on a tiny synthetic model and dataset, in
 seconds, and checks: measured sparsity on target, the start point and budget recorded, pruned weights staying zero, no file writes
 and no test-split reads from the method's hooks, determinism, resume equivalence, and an
-unchanged architecture. A method that starts from the trained dense model (`start = "dense"`)
+unchanged architecture — or, for a structured method (`changes_architecture`), that the saved
+model rebuilds from model.pt + result.json, evaluates, and removes the target ±0.5 pp. A method that starts from the trained dense model (`start = "dense"`)
 gets a tiny dense parent trained first in the suite's scratch folder, where the runner looks for
 it. `bench check-method SLUG` prints the report.
 """
@@ -148,9 +149,12 @@ def run_checks(slug: str, targets: tuple[float, ...] = (0.5, 0.9), params: dict[
     report.add("no test-split access", not record.test_reads, "; ".join(record.test_reads[:3]))
     first = targets[-1]
     reference = _weights(work / f"s{first}")
-    fresh_keys = {k: tuple(v.shape) for k, v in _fresh_state(config).items()}
-    report.add("architecture unchanged",
-               {k: tuple(v.shape) for k, v in reference.items()} == fresh_keys)
+    if cls.changes_architecture:
+        _check_rebuild(report, work / f"s{first}", first)
+    else:
+        fresh_keys = {k: tuple(v.shape) for k, v in _fresh_state(config).items()}
+        report.add("architecture unchanged",
+                   {k: tuple(v.shape) for k, v in reference.items()} == fresh_keys)
     again = work / "again"
     _train(config, RunSpec(slug, first, 0), again, Violations())
     report.add("same seed, same result", _same(reference, _weights(again))
@@ -163,6 +167,31 @@ def run_checks(slug: str, targets: tuple[float, ...] = (0.5, 0.9), params: dict[
     except RunFailedError as exc:
         report.add("resume gives the same result", False, str(exc))
     return report
+
+
+def _check_rebuild(report: Report, out: Path, target: float) -> None:
+    """A structured method: model.pt reloads into the architecture result.json records,
+    evaluates, and removes the target fraction of conv weights (±0.5 pp), re-measured."""
+    import json
+
+    from bench.structured import dense_model, measure_structured, rebuild_model
+
+    name = "structured: rebuilds from result.json, evaluates, removes the target"
+    try:
+        result = json.loads((out / "result.json").read_text())
+        model = rebuild_model(result)
+        model.load_state_dict(_weights(out))
+        model.eval()
+        with torch.no_grad():
+            outputs = model(torch.zeros(1, 3, TINY_DATA.height, TINY_DATA.width))
+        dense = {k: tuple(v.shape) for k, v in dense_model(result, "meta").state_dict().items()}
+        measured = measure_structured(model.prunable_weights(), dense).overall  # type: ignore[operator]
+    except Exception as exc:
+        report.add(name, False, f"{type(exc).__name__}: {exc}")
+        return
+    finite = all(bool(torch.isfinite(o).all()) for o in outputs.values())
+    ok = bool(result.get("structured")) and finite and abs(measured - target) <= TOLERANCE
+    report.add(name, ok, f"re-measured {measured:.4f}")
 
 
 def _read_metrics(out: Path) -> Any:

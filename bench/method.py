@@ -25,6 +25,12 @@ Where a method starts is class data, known before any run (it shapes the pipelin
 trained dense run of the same seed, whose final weights the runner loads into the model before
 `setup` (bench/train/start.py). A from-dense method with `needs_rewind = True` also receives the
 dense run's early checkpoint as `ctx.rewind_state`. A method never opens a file itself.
+
+A structured method (`changes_architecture = True`) removes whole channels: it replaces layers'
+parameters with smaller ones (then calls `ctx.rebuild_optimizer()`), and the runner records the
+pruned shapes in result.json and measures its sparsity as the conv weights removed from the
+dense architecture (bench/structured.py). Every other method must leave the architecture as it
+found it.
 """
 
 from __future__ import annotations
@@ -137,6 +143,17 @@ class Context:
         else:
             self.optimizer.state.clear()
 
+    def rebuild_optimizer(self) -> None:
+        """Point the optimizer at the model's current parameters and forget its state: for a
+        method that replaced parameters by new tensors (structured pruning swaps a conv's weight
+        for a smaller one). The first parameter group takes every model parameter not in another
+        group, so groups a method added in `setup` stay as they are."""
+        elsewhere = {id(p) for g in self.optimizer.param_groups[1:] for p in g["params"]}
+        self.optimizer.param_groups[0]["params"] = [
+            p for p in self.model.parameters() if id(p) not in elsewhere
+        ]
+        self.optimizer.state.clear()
+
     def generator(self, salt: int = 0) -> torch.Generator:
         """A CPU generator seeded from the run seed, for reproducible method randomness."""
         return torch.Generator().manual_seed(self.seed * 1_000_003 + salt)
@@ -153,6 +170,9 @@ class PruningMethod:
     start: ClassVar[str] = "init"
     # True: the runner hands the dense parent's rewind checkpoint over as ctx.rewind_state.
     needs_rewind: ClassVar[bool] = False
+    # True: the method removes whole channels, so layer shapes change (a structured method);
+    # the runner then records the pruned architecture instead of refusing the run.
+    changes_architecture: ClassVar[bool] = False
 
     def __init__(self, params: Any = None) -> None:
         self.params = params if params is not None else self.Params()

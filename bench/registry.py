@@ -59,6 +59,8 @@ def _check(cls: type[PruningMethod], name: str) -> None:
         raise ValueError(f"start {cls.start!r} must be one of {', '.join(START_POINTS)}")
     if cls.needs_rewind and cls.start != "dense":
         raise ValueError("needs_rewind needs start = 'dense' (the rewind point is the dense run's)")
+    if not isinstance(cls.changes_architecture, bool):
+        raise TypeError("`changes_architecture` must be True or False")
 
 
 def discover(refresh: bool = False) -> dict[str, type[PruningMethod]]:

@@ -14,7 +14,7 @@ from bench.cli import main
 EXPECTED = {
     "dense", "random", "snip", "imp", "lth", "disparse_static", "disparse_pt",
     "disparse_dynamic", "adapmtl", "adapmtl_shared_threshold", "adapmtl_equal_weights",
-    "gmp", "rigl", "synflow", "grasp",
+    "gmp", "rigl", "synflow", "grasp", "channel_l1", "channel_mtl",
 }
 
 

@@ -12,7 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sparsity",
         help="measure sparsity from a run's model.pt (or checkpoint.pt)",
         description="Counts exactly-zero prunable weights (conv/linear) of the saved effective "
-        "weights, overall and per component. Independent of what the run reported.",
+        "weights, overall and per component. Independent of what the run reported. For a "
+        "structured run (result.json: structured) it counts the conv weights its removed "
+        "channels took away from the dense architecture.",
     )
     p.add_argument("run_dir", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -32,6 +34,14 @@ def components_of(state: dict) -> dict[str, list[str]]:  # type: ignore[type-arg
     return groups
 
 
+def _structured_result(run_dir: Path) -> dict | None:  # type: ignore[type-arg]
+    """result.json of a structured run (its model.pt is a smaller network), else None."""
+    from bench.results import read_result
+
+    result = read_result(run_dir)
+    return result if result and result.get("structured") else None
+
+
 def run(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
     from bench.sparsity import measure_state_dict
@@ -47,6 +57,14 @@ def run(args: argparse.Namespace) -> int:
     if "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     report = measure_state_dict(state, components_of(state))
+    structured = _structured_result(args.run_dir)
+    if structured is not None:  # channels removed: weights counted against the dense shapes
+        from bench.structured import dense_model, measure_structured, rebuild_model
+
+        model = rebuild_model(structured)
+        model.load_state_dict(state)
+        dense = {k: tuple(v.shape) for k, v in dense_model(structured, "meta").state_dict().items()}
+        report = measure_structured(model.prunable_weights(), dense)  # type: ignore[operator]
     payload = {"file": str(path), **report.to_dict(),
                "prunable_total": report.prunable_total,
                "prunable_nonzero": report.prunable_nonzero}

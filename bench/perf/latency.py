@@ -10,6 +10,9 @@ Each CPU path records its repeats (`times_ms`), their min and quartiles (`q1_ms`
   (`torch.sparse` CSR weight of shape C_out × C_in·k_h·k_w); depthwise / grouped convs stay dense.
 - `sparse_hybrid` (CPU): each conv takes whichever of the two kernels was faster *for that
   layer* at its own input (timed once per layer) — the best torch.sparse offers here.
+- `structured` (a channel-pruned run, result.json `structured: true`): the smaller network as it
+  is, with dense kernels; its `dense` path is then the unpruned architecture rebuilt from the
+  run's configuration, timed in turn with it. The sparse paths have no zeros to skip there.
 - `semi_structured_2to4` (CUDA only, see `semi_structured_latency`): a 2:4-pruned copy of the
   model (its own accuracy is not measured) with cuSPARSELt / CUTLASS kernels, vs the same copy
   with dense kernels, in bf16.
@@ -133,8 +136,7 @@ def interleaved_ms(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int,
 def load_run(run_dir: Path) -> tuple[nn.Module, dict[str, Any], tuple[int, int]]:
     """The run's model (eval mode, CPU) with its final weights, its result and eval size."""
     from bench.errors import ConfigError
-    from bench.models import build_model
-    from datasets.registry import dataset_spec
+    from bench.structured import rebuild_model
 
     result_path, model_path = run_dir / "result.json", run_dir / "model.pt"
     for path in (result_path, model_path):
@@ -142,9 +144,7 @@ def load_run(run_dir: Path) -> tuple[nn.Module, dict[str, Any], tuple[int, int]]
             raise ConfigError(f"{run_dir}: no {path.name} (a finished run directory is needed)")
     result = json.loads(result_path.read_text())
     config = result["provenance"]["config"]
-    spec = dataset_spec(result["dataset"])
-    model = build_model(result["backbone"], spec.tasks, spec.num_classes,
-                        config["profile"]["width_mult"])
+    model = rebuild_model(result)  # a structured run's smaller network, as recorded
     from bench.io import torch_load
 
     model.load_state_dict(torch_load(model_path, map_location="cpu", weights_only=True))
@@ -178,6 +178,60 @@ def measure_latency(
     size = input_size or eval_size
     cpu = torch.device("cpu")
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    if result.get("structured"):
+        paths = structured_paths(model, result, x, repeats, warmup)
+    else:
+        paths = unstructured_paths(model, x, repeats, warmup)
+    if torch.cuda.is_available():
+        paths["semi_structured_2to4"] = semi_structured_latency(model, size, repeats, warmup)
+    else:
+        paths["semi_structured_2to4"] = {"available": False,
+                                         "note": "needs CUDA (sm80+); this machine has none"}
+    cost = result.get("cost") or {}
+    macs_dense, macs_sparse = cost.get("macs_dense"), cost.get("macs_sparse_theoretical")
+    return {
+        "schema": SCHEMA, "created_at": now_iso(), "run_dir": str(run_dir),
+        "method": result["method"], "target_sparsity": result["target_sparsity"],
+        "measured_sparsity": (result.get("sparsity") or {}).get("overall"),
+        "structured": bool(result.get("structured")),
+        "input_size": list(size), "batch_size": 1, "dtype": "float32",
+        "device": "cpu", "device_name": device_name(cpu), "threads": torch.get_num_threads(),
+        "repeats": repeats, "warmup": warmup, "torch_version": torch.__version__,
+        "macs": {"dense": macs_dense, "sparse_theoretical": macs_sparse,  # at the eval size
+                 "theoretical_speedup": macs_dense / macs_sparse if macs_dense and macs_sparse else None,
+                 "input_size": list(eval_size)},
+        "paths": paths,
+        # each path's speed-up is against its own dense baseline (2:4: the same copy on cuDNN)
+        "best_speedup_measured": max(p["speedup_vs_dense"] for k, p in paths.items()
+                                     if k != "dense" and p.get("available")),
+        "verdict": _verdict(paths),
+    }
+
+
+def structured_paths(model: nn.Module, result: dict[str, Any], x: torch.Tensor, repeats: int,
+                     warmup: int) -> dict[str, Any]:
+    """A channel-pruned run: its smaller network as it is (dense kernels) against the unpruned
+    architecture (dense kernels; its weight values do not change the time), timed in turn.
+    There are no zeros for the sparse paths to skip."""
+    from bench.structured import dense_model
+
+    dense = dense_model(result).eval()
+    times = interleaved_ms({"dense": lambda: dense(x), "structured": lambda: model(x)},
+                           repeats, warmup, torch.device("cpu"))
+    base = statistics.median(times["dense"])
+    none = {"available": False, "note": "structured run: no zeros to skip, the network is smaller"}
+    return {
+        "dense": _path(times["dense"], base, "the unpruned architecture, dense kernels"),
+        "structured": _path(times["structured"], base,
+                            "the channel-pruned network as it is, dense kernels"),
+        "sparse_csr": dict(none), "sparse_hybrid": dict(none),
+    }
+
+
+def unstructured_paths(model: nn.Module, x: torch.Tensor, repeats: int,
+                       warmup: int) -> dict[str, Any]:
+    """The model with dense kernels, and the torch.sparse CSR and per-layer hybrid paths."""
+    cpu = torch.device("cpu")
     reference = model(x)
     csr_model = _copy(model)
     n_csr = swap_convs(csr_model, lambda _, conv: CsrConv2d(conv) if conv.groups == 1 else None)
@@ -199,30 +253,9 @@ def measure_latency(
             "per layer, the faster of dense and CSR (timed at its own input)",
             layers_sparse=n_hybrid, layers_dense=convs - n_hybrid,
             max_abs_diff=_outputs_diff(reference, hybrid(x))),
+        "structured": {"available": False, "note": "not a structured run"},
     }
-    if torch.cuda.is_available():
-        paths["semi_structured_2to4"] = semi_structured_latency(model, size, repeats, warmup)
-    else:
-        paths["semi_structured_2to4"] = {"available": False,
-                                         "note": "needs CUDA (sm80+); this machine has none"}
-    cost = result.get("cost") or {}
-    macs_dense, macs_sparse = cost.get("macs_dense"), cost.get("macs_sparse_theoretical")
-    return {
-        "schema": SCHEMA, "created_at": now_iso(), "run_dir": str(run_dir),
-        "method": result["method"], "target_sparsity": result["target_sparsity"],
-        "measured_sparsity": (result.get("sparsity") or {}).get("overall"),
-        "input_size": list(size), "batch_size": 1, "dtype": "float32",
-        "device": "cpu", "device_name": device_name(cpu), "threads": torch.get_num_threads(),
-        "repeats": repeats, "warmup": warmup, "torch_version": torch.__version__,
-        "macs": {"dense": macs_dense, "sparse_theoretical": macs_sparse,  # at the eval size
-                 "theoretical_speedup": macs_dense / macs_sparse if macs_dense and macs_sparse else None,
-                 "input_size": list(eval_size)},
-        "paths": paths,
-        # each path's speed-up is against its own dense baseline (2:4: the same copy on cuDNN)
-        "best_speedup_measured": max(p["speedup_vs_dense"] for k, p in paths.items()
-                                     if k != "dense" and p.get("available")),
-        "verdict": _verdict(paths),
-    }
+    return paths
 
 
 def spread_ms(times: list[float]) -> dict[str, float]:

@@ -48,6 +48,11 @@ def checkpoint_matches(path: Path, state: RunState) -> bool:
 
 def load_checkpoint(path: Path, state: RunState) -> tuple[int, float]:
     ckpt = torch_load(path, map_location=state.device, weights_only=False)
+    if state.method.changes_architecture:  # a structured run resumes its pruned network
+        from bench.structured import apply_shapes, changed_shapes
+
+        apply_shapes(state.model, changed_shapes(ckpt["model"], state.architecture))
+        state.ctx.rebuild_optimizer()
     state.model.load_state_dict(ckpt["model"])
     state.optimizer.load_state_dict(ckpt["optimizer"])
     state.scheduler.load_state_dict(ckpt["scheduler"])

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from bench.train.state import RunState
 
 
-def model_costs(state: RunState, by_layer_density: dict[str, float]) -> dict[str, int]:
+def model_costs(state: RunState, by_layer_density: dict[str, float],
+                pruned: torch.nn.Module | None = None) -> dict[str, int]:
+    """Dense MACs and the theoretical sparse ones: each layer's MACs × its density, or for a
+    structured run (`pruned`: its smaller network) that network's own MACs."""
     from bench.models import build_model
     from bench.models.macs import layer_macs, sparse_macs
 
@@ -30,11 +33,11 @@ def model_costs(state: RunState, by_layer_density: dict[str, float]) -> dict[str
             state.config.backbone, state.tasks or train.tasks, train.num_classes,
             state.recipe.width_mult
         )
-    macs = layer_macs(skeleton, tuple(state.datasets["test"].image_size))  # type: ignore[arg-type]
-    return {
-        "macs_dense": int(sum(macs.values())),
-        "macs_sparse_theoretical": int(sparse_macs(macs, by_layer_density)),
-    }
+    size = tuple(state.datasets["test"].image_size)
+    macs = layer_macs(skeleton, size)  # type: ignore[arg-type]
+    sparse = (sum(layer_macs(pruned, size).values()) if pruned is not None  # type: ignore[arg-type]
+              else sparse_macs(macs, by_layer_density))
+    return {"macs_dense": int(sum(macs.values())), "macs_sparse_theoretical": int(sparse)}
 
 
 def finish_run(
@@ -44,7 +47,12 @@ def finish_run(
     state.method.finalize(ctx)
     result = state.result_header(spec, started)
     architecture = {k: tuple(v.shape) for k, v in state.model.state_dict().items()}
-    if architecture != state.architecture:
+    structured = state.method.changes_architecture
+    if structured and set(architecture) != set(state.architecture):
+        result.update(status="failed", reason=f"method {spec.method} added or removed layers",
+                      sparsity=None, metrics=None, val_metrics=None, delta_t=None, cost=None)
+        return result
+    if not structured and architecture != state.architecture:
         changed = sorted(set(architecture) ^ set(state.architecture))[:3] or [
             k for k in architecture if architecture[k] != state.architecture.get(k)
         ][:3]
@@ -69,6 +77,11 @@ def finish_run(
     params_total = sum(v.numel() for v in state_dict.values() if v.is_floating_point())
     params_nonzero = sum(int((v != 0).sum()) for v in state_dict.values() if v.is_floating_point())
     density = {name: 1.0 - s for name, s in report.by_layer.items()}
+    if structured:  # the pruned shapes, so that model.pt can be rebuilt (bench/structured.py)
+        from bench.structured import changed_shapes
+
+        result["structured"] = True
+        result["architecture"] = {"shapes": changed_shapes(state_dict, state.architecture)}
     scoring = state.datasets["train"].scoring or dataset_spec(state.config.dataset).scoring
     delta: dict[str, float] | None
     if spec.task is not None:
@@ -97,7 +110,7 @@ def finish_run(
             "params_nonzero": params_nonzero,
             "prunable_total": report.prunable_total,
             "prunable_nonzero": report.prunable_nonzero,
-            **model_costs(state, density),
+            **model_costs(state, density, state.model if structured else None),
         },
     )
     result["provenance"]["finished_at"] = now_iso()

@@ -93,6 +93,10 @@ class RunState:
         return self.train_stream(0, seed=seed)
 
     def measure_sparsity(self) -> SparsityReport:
+        if self.method.changes_architecture:  # channels removed, measured against the dense shapes
+            from bench.structured import measure_structured
+
+            return measure_structured(self.ctx.prunable, self.architecture)
         return measure(self.ctx.prunable)
 
     def resolved(self) -> dict[str, Any]:
