@@ -18,6 +18,14 @@ def _ci(summary: dict[str, Any], side: int) -> float | None:
     return float(ci[side]) if ci else None
 
 
+def _dm(entry: dict[str, Any], what: str | int) -> float | None:
+    """A field of the entry's Δm (vs the single-task references); None without them."""
+    summary = entry.get("delta_m")
+    if not summary:
+        return None
+    return _ci(summary, what) if isinstance(what, int) else summary.get(what)
+
+
 def _flat_row(table: dict[str, Any], entry: dict[str, Any], reference: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
         "dataset": table["dataset"], "backbone": table["backbone"], "profile": table["profile"],
@@ -26,6 +34,8 @@ def _flat_row(table: dict[str, Any], entry: dict[str, Any], reference: bool) -> 
         "seeds": " ".join(str(s) for s in entry["seeds"]),
         "delta_t_mean": entry["delta_t"]["mean"], "delta_t_std": entry["delta_t"]["std"],
         "delta_t_ci_low": _ci(entry["delta_t"], 0), "delta_t_ci_high": _ci(entry["delta_t"], 1),
+        "delta_m_mean": _dm(entry, "mean"), "delta_m_std": _dm(entry, "std"),
+        "delta_m_ci_low": _dm(entry, 0), "delta_m_ci_high": _dm(entry, 1),
         "rank_group": (entry.get("rank_group") or {}).get("label"),
         "within_null_band": entry.get("within_null_band"),
         "null_band_low": (table.get("null_band") or {}).get("low"),
@@ -39,6 +49,10 @@ def _flat_row(table: dict[str, Any], entry: dict[str, Any], reference: bool) -> 
         row[f"delta_t.{task}_std"] = value["std"]
         row[f"delta_t.{task}_ci_low"] = _ci(value, 0)
         row[f"delta_t.{task}_ci_high"] = _ci(value, 1)
+    for task, value in ((entry.get("delta_m") or {}).get("by_task") or {}).items():
+        row[f"delta_m.{task}_mean"] = value["mean"]
+        row[f"delta_m.{task}_ci_low"] = _ci(value, 0)
+        row[f"delta_m.{task}_ci_high"] = _ci(value, 1)
     for task, keys in entry["metrics"].items():
         for key, value in keys.items():
             row[f"{task}.{key}_mean"] = value["mean"]
@@ -67,8 +81,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def dvc_metrics(leaderboard: dict[str, Any]) -> dict[str, Any]:
-    """A small nested summary for `dvc metrics show` / `dvc exp show`: ΔT and measured sparsity
-    per table and method (the full leaderboard is too wide for a terminal)."""
+    """A small nested summary for `dvc metrics show` / `dvc exp show`: ΔT, Δm and measured
+    sparsity per table and method (the full leaderboard is too wide for a terminal)."""
     out: dict[str, Any] = {}
     for table in leaderboard["tables"]:
         key = f"{table['dataset']}/{table['backbone']}/s{table['target_sparsity']}"
@@ -76,10 +90,13 @@ def dvc_metrics(leaderboard: dict[str, Any]) -> dict[str, Any]:
             e["method"]: {
                 "delta_t": e["delta_t"]["mean"],
                 "delta_t_ci95": e["delta_t"].get("ci95"),
+                "delta_m": _dm(e, "mean"),
+                "delta_m_ci95": (e.get("delta_m") or {}).get("ci95"),
                 "rank_group": (e.get("rank_group") or {}).get("label"),
                 "sparsity": e["sparsity"]["overall"]["mean"],
             }
-            for e in table["entries"]
+            # The dense reference too: its Δm is what sharing one network costs before pruning.
+            for e in [table["reference"], *table["entries"]]
         }
         out[key]["null_band_half_width"] = (table.get("null_band") or {}).get("half_width")
     out["invalid_runs"] = len(leaderboard["invalid"])

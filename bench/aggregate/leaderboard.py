@@ -3,7 +3,8 @@ target sparsity.
 
 ΔT is computed here, per seed, against the reference built from the setting's dense seeds
 (docs/protocol.md §2; `REFERENCE_KIND`), then summarised over seeds with its 95 % interval, a
-rank group and the setting's null band (bench/aggregate/stats.py). The `delta_t` stored in
+rank group and the setting's null band (bench/aggregate/stats.py); Δm likewise against the
+single-task references (bench/aggregate/delta_m.py), which are never ranked themselves. The `delta_t` stored in
 result.json is not trusted. Runs are grouped by their recorded identity, never by names: runs of
 one profile name trained with different content land in different tables, and with `expected`
 identities (what params.yaml asks for) any other run is listed as stale and not ranked.
@@ -20,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.aggregate import stats
+from bench.aggregate import delta_m, stats
 from bench.aggregate.load import SPARSITY_TOLERANCE, InvalidRun, Run, load_runs
 from bench.tasks import DELTA_T_KEYS, METRICS
 from datasets.registry import DATASETS
@@ -118,7 +119,7 @@ def _cost(runs: list[Run]) -> dict[str, float | None]:
     return out
 
 
-def _run_record(item: Scored) -> dict[str, Any]:
+def _run_record(item: Scored, dm: dict[str, float] | None = None) -> dict[str, Any]:
     r = item.run.result
     cost = r.get("cost") or {}
     return {
@@ -127,6 +128,8 @@ def _run_record(item: Scored) -> dict[str, Any]:
         "identity": item.run.identity,
         "delta_t": {"mean": item.delta_t["mean"],
                     "by_task": {k: v for k, v in item.delta_t.items() if k != "mean"}},
+        "delta_m": None if dm is None else {
+            "mean": dm["mean"], "by_task": {k: v for k, v in dm.items() if k != "mean"}},
         "sparsity_overall": r["sparsity"]["overall"],
         "train_seconds": cost.get("train_seconds"),
         "notes": cost.get("notes") or {},
@@ -134,8 +137,11 @@ def _run_record(item: Scored) -> dict[str, Any]:
     }
 
 
-def _entry(method: str, items: list[Scored], rank: int | None) -> dict[str, Any]:
+def _entry(method: str, items: list[Scored], rank: int | None,
+           dm_reference: Mapping[str, Any] | None = None) -> dict[str, Any]:
     items = sorted(items, key=lambda s: s.run.seed)
+    score = _scorer(items[0].run.result["dataset"])
+    dms = [delta_m.per_run(s.run.result["metrics"], dm_reference, score) for s in items]
     results = [s.run.result for s in items]
     tasks = sorted({t for s in items for t in s.delta_t if t != "mean"})
     metric_keys = sorted({(t, k) for r in results for t, ks in r["metrics"].items() for k in ks})
@@ -151,6 +157,7 @@ def _entry(method: str, items: list[Scored], rank: int | None) -> dict[str, Any]
             **stat([s.delta_t["mean"] for s in items]),
             "by_task": {t: stat([s.delta_t[t] for s in items if t in s.delta_t]) for t in tasks},
         },
+        "delta_m": delta_m.summarise(dms),
         "metrics": {
             task: {key: stat([r["metrics"][task][key] for r in results
                               if key in r["metrics"].get(task, {})])
@@ -165,7 +172,7 @@ def _entry(method: str, items: list[Scored], rank: int | None) -> dict[str, Any]
         },
         "cost": _cost([s.run for s in items]),
         "method_params": results[0].get("method_params") or {},
-        "runs": [_run_record(s) for s in items],
+        "runs": [_run_record(s, dm) for s, dm in zip(items, dms, strict=True)],
     }
 
 
@@ -198,7 +205,8 @@ def _rank(entries: list[dict[str, Any]], band: dict[str, Any] | None) -> None:
         entry["within_null_band"] = bool(band is not None and stats.overlaps(interval, band))
 
 
-def _tables(scored: list[Scored]) -> list[dict[str, Any]]:
+def _tables(scored: list[Scored],
+            single: Mapping[tuple[str, ...], Mapping[str, list[Run]]]) -> list[dict[str, Any]]:
     dense: dict[tuple[str, ...], list[Scored]] = {}
     groups: dict[tuple[tuple[str, ...], float], dict[str, list[Scored]]] = {}
     for item in scored:
@@ -211,14 +219,17 @@ def _tables(scored: list[Scored]) -> list[dict[str, Any]]:
     for (setting, target), by_method in sorted(groups.items()):
         dataset, backbone, profile, setting_id = setting
         ranked = sorted(by_method.items(), key=lambda kv: (-_mean_delta_t(kv[1]), kv[0]))
-        entries = [_entry(m, items, i + 1) for i, (m, items) in enumerate(ranked)]
-        reference = _entry(REFERENCE_METHOD, dense[setting], None)
+        spec = DATASETS.get(dataset)
+        task_names = {t for items in [dense[setting], *by_method.values()] for s in items
+                      for t in s.run.result["metrics"]}
+        single_task = delta_m.reference_table(single.get(setting, {}))
+        dm_reference = delta_m.reference_metrics(single_task, sorted(task_names))
+        entries = [_entry(m, items, i + 1, dm_reference) for i, (m, items) in enumerate(ranked)]
+        reference = _entry(REFERENCE_METHOD, dense[setting], None, dm_reference)
         reference["reference_kind"] = REFERENCE_KIND
         bands = _null_bands(dense[setting])
         _rank(entries, bands[REFERENCE_KIND])
         scoring = scoring_rule(dataset)
-        spec = DATASETS.get(dataset)
-        task_names = {t for e in [reference, *entries] for t in e["metrics"]}
         component_names = {c for e in [reference, *entries] for c in e["sparsity"]["by_component"]}
         tasks = _ordered(task_names, spec.tasks if spec else ())
         short = f"@{setting_id[:8]}" if setting_id else ""
@@ -234,6 +245,8 @@ def _tables(scored: list[Scored]) -> list[dict[str, Any]]:
             "null_band": bands[REFERENCE_KIND],
             "null_band_alternative": bands[ALTERNATIVE_REFERENCE],
             "reference": reference,
+            "single_task_reference": single_task,
+            "delta_m_reference_kind": delta_m.REFERENCE_KIND,
             "entries": entries,
         })
     return tables
@@ -253,7 +266,7 @@ def _stale(runs: list[Run], expected: Mapping[str, Expected]) -> tuple[list[Run]
         else:
             found = (run.result.get("provenance") or {}).get("config") or {}
             reason = "trained with other settings: " + identity_diff(found, want.inputs)
-        stale.append({"path": run.path, "method": run.method, "target_sparsity":
+        stale.append({"path": run.path, "method": run.method, "task": run.task, "target_sparsity":
                       run.target_sparsity, "seed": run.seed, "identity": run.identity,
                       "reason": reason})
     return current, stale
@@ -314,8 +327,10 @@ def build_leaderboard(runs_root: str | Path,
     stale: list[dict[str, Any]] = []
     if expected is not None:
         runs, stale = _stale(runs, expected)
+    runs, single = delta_m.split_single_task(runs, invalid)
     scored = _score(runs, invalid)
-    parsed = [r.result for r in runs] + [i.result for i in invalid if isinstance(i.result, dict)]
+    parsed = [r.result for r in [*runs, *single]] + [i.result for i in invalid
+                                                      if isinstance(i.result, dict)]
     return {
         "schema_version": LEADERBOARD_SCHEMA_VERSION,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -327,11 +342,14 @@ def build_leaderboard(runs_root: str | Path,
             "interval": stats.INTERVAL_RULE,
             "reference": REFERENCE_METHOD,
             "reference_kind": REFERENCE_KIND,
+            "delta_m": "ΔT's formula against the single-task references: per task the mean over "
+                       "seeds of the dense single-task network's metrics; null without them",
+            "delta_m_reference_kind": delta_m.REFERENCE_KIND,
             "identity_checked": expected is not None,
         },
-        "counts": {"results": found, "valid": len(scored), "invalid": len(invalid),
-                   "stale": len(stale)},
-        "tables": _tables(scored),
+        "counts": {"results": found, "valid": len(scored) + len(single),
+                   "single_task": len(single), "invalid": len(invalid), "stale": len(stale)},
+        "tables": _tables(scored, delta_m.references(single)),
         "invalid": sorted((i.to_dict() for i in invalid), key=lambda d: d["path"]),
         "stale": sorted(stale, key=lambda d: d["path"]),
         "provenance": _provenance(parsed),

@@ -30,8 +30,14 @@ class Run:
         return str(self.result["method"])
 
     @property
+    def task(self) -> str | None:
+        """The task of a single-task reference (Δm's reference); None for a multi-task run."""
+        value = self.result.get("task")
+        return value if isinstance(value, str) and value else None
+
+    @property
     def key(self) -> tuple[Any, ...]:
-        return (*self.setting, self.method, self.target_sparsity, self.seed)
+        return (*self.setting, self.method, self.target_sparsity, self.seed, self.task)
 
     @property
     def setting(self) -> tuple[str, str, str, str]:
@@ -68,7 +74,7 @@ class InvalidRun:
     def to_dict(self) -> dict[str, Any]:
         r = self.result if isinstance(self.result, dict) else {}
         out: dict[str, Any] = {"path": self.path, "reason": self.reason}
-        for key in ("method", "dataset", "backbone", "profile", "target_sparsity", "seed",
+        for key in ("method", "task", "dataset", "backbone", "profile", "target_sparsity", "seed",
                     "status"):
             value = r.get(key)
             out[key] = value if isinstance(value, (str, int, float)) else None
@@ -146,7 +152,7 @@ def read_run(result_file: Path, runs_root: Path) -> Run | InvalidRun:
 def load_runs(runs_root: str | Path) -> tuple[list[Run], list[InvalidRun]]:
     """Every `result.json` under `runs_root`, split into checked runs and invalid ones.
 
-    Two results for the same (dataset, backbone, profile, method, target, seed) are both kept
+    Two results for the same (dataset, backbone, profile, method, target, seed, task) are both kept
     out: which one is right cannot be told from the files.
     """
     root = Path(runs_root)

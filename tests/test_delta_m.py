@@ -1,0 +1,139 @@
+"""Δm in the leaderboard: every row against the mean of the single-task references' seeds."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fixtures.results import (
+    DENSE_METRICS,
+    TASKS,
+    build_fixture_runs,
+    write_run,
+    write_single_task_run,
+    write_single_task_runs,
+)
+
+from bench.aggregate import aggregate, build_leaderboard
+from bench.aggregate.leaderboard import Expected
+
+SEG_ST = {0: {"miou": 0.20, "pixel_acc": 0.50}, 1: {"miou": 0.22, "pixel_acc": 0.52}}  # mean .21/.51
+SEG_SNIP = {0: {"miou": 0.2016, "pixel_acc": 0.4914}, 1: {"miou": 0.231, "pixel_acc": 0.5355}}
+T_975_1 = 12.706204736  # t(0.975, 1)
+
+
+def _metrics(seg: dict[str, float]) -> dict[str, dict[str, float]]:
+    return {**DENSE_METRICS, "segment_semantic": dict(seg)}
+
+
+def _hand_example(root: Path) -> None:
+    """Single-task normal/depth equal the dense model's; segmentation alone scores .21/.51."""
+    for seed in (0, 1):
+        write_run(root, "dense", 0.0, seed, metrics=_metrics({"miou": 0.21, "pixel_acc": 0.51}))
+        write_run(root, "snip", 0.9, seed, metrics=_metrics(SEG_SNIP[seed]))
+        write_single_task_run(root, "segment_semantic", seed, SEG_ST[seed])
+        for task in ("normal", "depth_zbuffer"):
+            write_single_task_run(root, task, seed, DENSE_METRICS[task])
+
+
+def test_delta_m_by_hand(tmp_path: Path) -> None:
+    _hand_example(tmp_path)
+    lb = build_leaderboard(tmp_path)
+    (table,) = lb["tables"]
+    snip = table["entries"][0]
+    # seed 0: seg 100·((.2016−.21)/.21 + (.4914−.51)/.51) = −4 − 3.6470588; the others 0
+    # seed 1: seg 100·((.231−.21)/.21 + (.5355−.51)/.51) = 10 + 5 = 15
+    seg = [-7.6470588, 15.0]
+    per_seed = [s / 3 for s in seg]
+    assert [r["delta_m"]["mean"] for r in snip["runs"]] == pytest.approx(per_seed)
+    assert snip["runs"][0]["delta_m"]["by_task"]["segment_semantic"] == pytest.approx(seg[0])
+    dm = snip["delta_m"]
+    assert dm["mean"] == pytest.approx(sum(per_seed) / 2)
+    std = abs(per_seed[1] - per_seed[0]) / math.sqrt(2)
+    assert dm["std"] == pytest.approx(std)
+    half = T_975_1 * std / math.sqrt(2)
+    assert dm["ci95"] == pytest.approx([dm["mean"] - half, dm["mean"] + half])
+    assert dm["by_task"]["segment_semantic"]["mean"] == pytest.approx(sum(seg) / 2)
+    assert dm["by_task"]["normal"]["mean"] == 0 and dm["by_task"]["depth_zbuffer"]["mean"] == 0
+    # The dense multi-task model is scored too: here exactly the single-task means, Δm 0.
+    assert table["reference"]["delta_m"]["mean"] == pytest.approx(0)
+    assert table["reference"]["delta_m"]["std"] == pytest.approx(0)
+    ref = table["single_task_reference"]
+    assert set(ref) == set(TASKS)
+    assert ref["segment_semantic"]["n_seeds"] == 2
+    assert ref["segment_semantic"]["metrics"] == pytest.approx({"miou": 0.21, "pixel_acc": 0.51})
+    # ΔT keeps its own reference, the dense multi-task seeds: seg .21/.51 there too.
+    assert snip["delta_t"]["mean"] == pytest.approx(dm["mean"])
+
+
+def test_single_task_runs_are_never_ranked_nor_the_dense_reference(tmp_path: Path) -> None:
+    build_fixture_runs(tmp_path, with_failed=False, with_logs=False)
+    without = build_leaderboard(tmp_path)
+    write_single_task_runs(tmp_path)
+    lb = build_leaderboard(tmp_path)
+    assert lb["counts"]["single_task"] == 2 * len(TASKS)
+    assert lb["counts"]["invalid"] == 0  # the same (method, seed) as the dense runs: no clash
+    for before, table in zip(without["tables"], lb["tables"], strict=True):
+        assert [e["method"] for e in table["entries"]] == [e["method"] for e in before["entries"]]
+        assert table["reference"]["n_seeds"] == 2
+        assert table["reference"]["delta_t"] == before["reference"]["delta_t"]
+        for entry, old in zip(table["entries"], before["entries"], strict=True):
+            assert entry["delta_t"] == old["delta_t"]
+            assert old["delta_m"] is None and entry["delta_m"]["ci95"] is not None
+        # Each task alone does better than the shared dense model: its Δm is negative.
+        assert table["reference"]["delta_m"]["mean"] < 0
+
+
+def test_a_task_without_reference_leaves_delta_m_null(tmp_path: Path) -> None:
+    build_fixture_runs(tmp_path, with_failed=False, with_logs=False, methods=("snip",))
+    write_single_task_runs(tmp_path, tasks=("segment_semantic", "normal"))
+    (table, *_) = build_leaderboard(tmp_path)["tables"]
+    assert set(table["single_task_reference"]) == {"segment_semantic", "normal"}
+    assert table["reference"]["delta_m"] is None
+    assert all(e["delta_m"] is None for e in table["entries"])
+
+
+def test_a_non_dense_single_task_run_is_invalid(tmp_path: Path) -> None:
+    _hand_example(tmp_path)
+    write_single_task_run(tmp_path, "normal", 2, DENSE_METRICS["normal"], method="snip",
+                          target_sparsity=0.9, sparsity={"overall": 0.9, "by_component": {}})
+    lb = build_leaderboard(tmp_path)
+    (bad,) = lb["invalid"]
+    assert "single_task/normal/seed2" in bad["path"] and "not a dense run" in bad["reason"]
+    assert bad["task"] == "normal"
+
+
+def test_single_task_runs_params_yaml_asks_for_are_not_stale(tmp_path: Path) -> None:
+    _hand_example(tmp_path)
+    expected = {}
+    for result_file in tmp_path.rglob("result.json"):
+        path = result_file.parent.relative_to(tmp_path).as_posix()
+        result = json.loads(result_file.read_text())
+        result["identity"] = "id-" + path
+        result_file.write_text(json.dumps(result))
+        if "single_task/depth_zbuffer" not in path:
+            expected[path] = Expected("id-" + path, {})
+    lb = build_leaderboard(tmp_path, expected)
+    assert {s["path"].split("/")[3] for s in lb["stale"]} == {"depth_zbuffer"}
+    assert all(s["task"] == "depth_zbuffer" for s in lb["stale"])
+    assert lb["counts"]["single_task"] == 4
+    assert lb["tables"][0]["entries"][0]["delta_m"] is None  # depth's reference is stale
+
+
+def test_csv_and_dvc_metrics_carry_delta_m(tmp_path: Path) -> None:
+    _hand_example(tmp_path / "runs")
+    lb = aggregate(tmp_path / "runs", tmp_path / "out")
+    frame = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
+    row = frame[frame["method"] == "snip"].iloc[0]
+    dm: dict[str, Any] = lb["tables"][0]["entries"][0]["delta_m"]
+    assert row["delta_m_mean"] == pytest.approx(dm["mean"])
+    assert [row["delta_m_ci_low"], row["delta_m_ci_high"]] == pytest.approx(dm["ci95"])
+    assert row["delta_m.segment_semantic_mean"] == pytest.approx(dm["by_task"]["segment_semantic"]["mean"])
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    (key,) = [k for k in metrics if k.endswith("s0.9")]
+    assert metrics[key]["snip"]["delta_m"] == pytest.approx(dm["mean"])
+    assert metrics[key]["dense"]["delta_m"] == pytest.approx(0)
