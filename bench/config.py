@@ -25,6 +25,9 @@ class Profile:
     """A training recipe (docs/protocol.md §4), scaled for a machine."""
 
     width_mult: float = 1.0
+    # Dropout in the ASPP heads (the paper's 0.5). The CPU-sized default narrows the heads 16×;
+    # docs/performance.md measures why it uses less there.
+    head_dropout: float = 0.5
     iterations: int = 20000
     batch_size: int = 16
     lr: float = 1e-3
@@ -58,6 +61,8 @@ class Profile:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 < self.width_mult <= 4:
             raise ValueError(f"width_mult must be in (0, 4], got {self.width_mult}")
+        if not 0 <= self.head_dropout < 1:
+            raise ValueError(f"head_dropout must be in [0, 1), got {self.head_dropout}")
         for name in ("lr", "lr_step", "lr_gamma"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

@@ -25,12 +25,13 @@ INIT_STD = 0.01
 class ASPPHead(nn.Module):
     """N×`in_channels`×h×w features → N×`out_channels`×h×w task output."""
 
-    def __init__(self, in_channels: int, out_channels: int, width_mult: float = 1.0) -> None:
+    def __init__(self, in_channels: int, out_channels: int, width_mult: float = 1.0,
+                 dropout: float = DROPOUT) -> None:
         super().__init__()
         hidden = max(1, round(HIDDEN * width_mult))
         self.out_channels = out_channels
         self.branches = nn.ModuleList(
-            _branch(in_channels, hidden, out_channels, rate) for rate in RATES
+            _branch(in_channels, hidden, out_channels, rate, dropout) for rate in RATES
         )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -71,15 +72,16 @@ class Dropout(nn.Dropout):
         return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
 
 
-def _branch(in_channels: int, hidden: int, out_channels: int, rate: int) -> nn.Sequential:
+def _branch(in_channels: int, hidden: int, out_channels: int, rate: int,
+            dropout: float) -> nn.Sequential:
     return nn.Sequential(
         OrderedDict(
             conv1=AtrousConv2d(in_channels, hidden, 3, padding=rate, dilation=rate),
             relu1=nn.ReLU(inplace=True),
-            drop1=Dropout(DROPOUT),
+            drop1=Dropout(dropout),
             conv2=nn.Conv2d(hidden, hidden, 1),
             relu2=nn.ReLU(inplace=True),
-            drop2=Dropout(DROPOUT),
+            drop2=Dropout(dropout),
             classifier=nn.Conv2d(hidden, out_channels, 1),
         )
     )

@@ -51,8 +51,9 @@ def build_model(
     tasks: tuple[str, ...],
     num_classes: int,
     width_mult: float = 1.0,
+    head_dropout: float = 0.5,
 ) -> MultiTaskModel:
-    """Build the paper's network (width_mult=1) or a narrower copy of it."""
+    """Build the paper's network (width_mult=1, head_dropout=0.5) or a narrower copy of it."""
     from bench.models.heads import ASPPHead
     from bench.models.mobilenetv2 import MobileNetV2Backbone
     from bench.models.resnet34 import DeepLabResNet34
@@ -66,6 +67,8 @@ def build_model(
         raise KeyError(f"unknown backbone {backbone!r} (known: resnet34, mobilenetv2)")
     in_ch: int = body.out_channels  # type: ignore[assignment]
     heads: dict[str, nn.Module] = {
-        t: ASPPHead(in_ch, output_channels(t, num_classes), width_mult=width_mult) for t in tasks
+        t: ASPPHead(in_ch, output_channels(t, num_classes), width_mult=width_mult,
+                    dropout=head_dropout)
+        for t in tasks
     }
     return MultiTaskModel(body, heads)

@@ -167,7 +167,8 @@ def build_state(
     datasets = {split: PreparedDataset(root, split) for split in ("train", "val", "test")}
     train = datasets["train"]
     tasks = run_tasks(spec, train.tasks)
-    model = build_model(config.backbone, tasks, train.num_classes, recipe.width_mult)
+    model = build_model(config.backbone, tasks, train.num_classes, recipe.width_mult,
+                        recipe.head_dropout)
     model.to(device)
     if recipe.channels_last:
         model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
