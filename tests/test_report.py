@@ -28,6 +28,7 @@ from bench.report.labels import _ALWAYS, legend_items, safe_name
 from bench.report.logs import read_group, read_metric
 from bench.report.render import STATIC, TEMPLATES, environment
 from bench.report.tables import table_view
+from bench.report.stats import signed
 from bench.tasks import METRICS
 
 
@@ -199,8 +200,8 @@ def test_unreadable_latency_file_is_ignored_not_fatal(tmp_path: Path) -> None:
 
 # --- the statistics a reader relies on: intervals, rank groups, the null band (issue 12) -----
 
-def _half(entry: dict[str, Any]) -> str:
-    low, high = entry["delta_t"]["ci95"]
+def _half(entry: dict[str, Any], key: str = "delta_t") -> str:
+    low, high = entry[key]["ci95"]
     return f"± {(high - low) / 2:.1f}"
 
 
@@ -215,6 +216,11 @@ def test_summary_comes_first_with_intervals_groups_and_the_null_band(
         assert f"null band ±{band['half_width']:.1f}" in summary
         for entry in table["entries"]:
             assert _half(entry) in summary and entry["rank_group"]["label"] in summary
+            assert _half(entry, "delta_m") in summary  # Δm with the same ± treatment
+            assert f'<span class="mean">{signed(entry["delta_m"]["mean"])}</span>' in summary
+        assert _half(table["reference"], "delta_m") in summary  # the dense model's own Δm
+    assert "Δm <span class=\"ref\">vs single-task</span>" in summary
+    assert "ΔT <span class=\"ref\">vs dense multi-task</span>" in summary
     flagged = sum(e["within_null_band"] for t in lb["tables"] for e in t["entries"])
     assert flagged and summary.count("not distinguishable from dense</span>") == flagged
     assert "dense seeds scored against each other" in summary
@@ -227,14 +233,17 @@ def test_full_table_puts_delta_t_first_with_units_and_a_legend(
     table = index[index.index('<table class="leaderboard'):]
     table = table[:table.index("</table>")]
     heads = re.findall(r'<th[^>]*data-col="(\d)"[^>]*>([^<]+)', table)
-    assert [label.strip() for _, label in heads[:3]] == ["Method", "ΔT", "Group"]
+    assert [label.strip() for _, label in heads[:4]] == ["Method", "ΔT", "Δm", "Group"]
+    # Each score names its reference in its header.
+    assert '<span class="ref">vs dense multi-task</span>' in table
+    assert '<span class="ref">vs single-task</span>' in table
     assert 'class="sort method"' in table and "position: sticky" in (site / "static" / "report.css").read_text()
     assert 'mIoU <span class="unit">%</span>' in table and 'Mean <span class="unit">°</span>' in table
     assert 'Budget <span class="unit">× dense</span>' in table
     # Nothing separates the fixture's methods (2 seeds): no ΔT group to bold, no metric bold.
     assert 'class="best"' not in table and " best" not in table
     legend = index[index.index('<dl class="legend">'):]
-    for term in ("mIoU", "Pix Acc", "Rel Err", "Group", "Start", "Budget", "ΔT_i"):
+    for term in ("mIoU", "Pix Acc", "Rel Err", "Group", "Start", "Budget", "ΔT_i", "Δm"):
         assert f"<dt>{term}</dt>" in legend, term
 
 
@@ -343,6 +352,12 @@ def test_paper_tables(fmt: str, built: tuple[Path, dict[str, Any]], tmp_path: Pa
         assert "\\begin{tabular}" in printed and "\\toprule" in printed
         assert f"\\pm {half}$" in printed and "(1--3)" in printed and f"$\\pm {band}$" in printed
         assert "a\\_b|c\\&d" in printed and "$^{\\circ}$" in printed
+        assert "$\\Delta_m$ vs single-task" in printed and "$\\Delta_T$ vs dense MTL" in printed
+        assert f"{signed(entry['delta_m']['mean']).replace('−', '-')} \\pm" in printed
     else:
         assert f"± {half}" in printed and "(1–3)" in printed and f"| ±{band} |" in printed
+        assert "Δm vs single-task" in printed and "ΔT vs dense multi-task" in printed
+        assert f"| {signed(entry['delta_m']['mean'])} ± " in printed
+        dense_dm = signed(lb["tables"][0]["reference"]["delta_m"]["mean"])
+        assert f"| dense multi-task | | ref. | {dense_dm} ± " in printed
         assert "a_b\\|c&d" in printed and "not distinguishable from dense" in printed

@@ -58,8 +58,11 @@ LEGEND = {
     "Rel Err": "mean relative depth error |prediction − truth| / truth",
     "δ<1.25ⁿ": "share of pixels with max(prediction/truth, truth/prediction) below 1.25ⁿ, %",
     "ΔT_i": "relative change of task i's metrics against dense, summed with their directions, %",
-    "ΔT": "mean of ΔT_i over tasks, % (higher is better); ± is the half-width of the 95 % "
-          "interval over seeds",
+    "ΔT": "vs dense multi-task: mean of ΔT_i over tasks, % (higher is better); ± is the "
+          "half-width of the 95 % interval over seeds",
+    "Δm": "vs single-task: ΔT's formula with each task's reference the dense single-task "
+          "network of that task (mean over its seeds), % (higher is better; – without "
+          "single-task runs); ± as for ΔT",
     "Group": "rank group: methods whose intervals do not separate them from the leader share "
              "its group (e.g. 1–3)",
     "Start": "where the method starts: init (random initialisation) or dense (the trained dense "
@@ -88,7 +91,7 @@ _LEGEND_TERM = {"miou": "mIoU", "pixel_acc": "Pix Acc", "ce_err": "CE Err",
                 "within_11.25": "11.25°, 22.5°, 30°", "within_22.5": "11.25°, 22.5°, 30°",
                 "within_30": "11.25°, 22.5°, 30°", "cosine": "Cosine", "abs_err": "Abs Err",
                 "rel_err": "Rel Err", "delta1": "δ<1.25ⁿ", "delta2": "δ<1.25ⁿ", "delta3": "δ<1.25ⁿ"}
-_ALWAYS = ("ΔT", "ΔT_i", "Group", "Seeds", "Start", "Budget", "↑ / ↓")
+_ALWAYS = ("ΔT", "Δm", "ΔT_i", "Group", "Seeds", "Start", "Budget", "↑ / ↓")
 
 
 def legend_items(tables: list[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -38,9 +38,15 @@ def pm(value: float | None, decimals: int = 1) -> str:
     return "" if value is None else f"± {value:.{decimals}f}"
 
 
-def delta_t_text(entry: dict[str, Any], decimals: int = 1) -> dict[str, str]:
-    """`{"mean": "+2.1", "pm": "± 0.8", "interval": "95% CI [1.3, 2.9]"}` for an entry's ΔT."""
-    stat = entry.get("delta_t") or {}
+# What each score is measured against, as every table labels it.
+DELTA_T_REFERENCE = "vs dense multi-task"
+DELTA_M_REFERENCE = "vs single-task"
+
+
+def delta_t_text(entry: dict[str, Any], decimals: int = 1, key: str = "delta_t") -> dict[str, str]:
+    """`{"mean": "+2.1", "pm": "± 0.8", "interval": "95% CI [1.3, 2.9]"}` for an entry's ΔT
+    (`key="delta_m"`: its Δm, all dashes when the single-task references are missing)."""
+    stat = entry.get(key) or {}
     interval = ci95(stat)
     return {
         "mean": signed(stat.get("mean"), decimals),
@@ -48,6 +54,13 @@ def delta_t_text(entry: dict[str, Any], decimals: int = 1) -> dict[str, str]:
         "interval": "no interval (one seed)" if interval is None else
         f"95% CI [{interval[0]:.{decimals}f}, {interval[1]:.{decimals}f}]",
     }
+
+
+def delta_m_text(entry: dict[str, Any], decimals: int = 1) -> dict[str, str] | None:
+    """The entry's Δm like `delta_t_text`, or None without single-task references."""
+    if not isinstance(entry.get("delta_m"), dict):
+        return None
+    return delta_t_text(entry, decimals, key="delta_m")
 
 
 def group_label(entry: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
-"""The compact summary a reader sees first: per setting, method × target sparsity → ΔT ± the
-half-width of its 95 % interval and the rank group, with the setting's null band beside it.
+"""The compact summary a reader sees first: per setting, method × target sparsity → ΔT (vs the
+dense multi-task model) and Δm (vs the single-task networks), each ± the half-width of its 95 %
+interval, and the rank group, with the setting's null band beside it.
 
 One structure feeds the index page and the paper tables (`bench report --format latex|markdown`).
 """
@@ -13,6 +14,7 @@ from bench.report.stats import (
     NOT_DISTINGUISHABLE,
     best_group,
     budget_text,
+    delta_m_text,
     delta_t_text,
     group_label,
     in_null_band,
@@ -70,6 +72,7 @@ def summary_view(name: str, tables: list[dict[str, Any]]) -> dict[str, Any]:
             start = start_of(entry) if start == "–" else start
             text = delta_t_text(entry)
             cells.append({"mean": text["mean"], "pm": text["pm"], "interval": text["interval"],
+                          "dm": delta_m_text(entry),
                           "group": group_label(entry), "best": method in bold[index],
                           "budget": budget_text(entry),
                           "flag": NOT_DISTINGUISHABLE if in_null_band(entry) else "",
@@ -80,7 +83,10 @@ def summary_view(name: str, tables: list[dict[str, Any]]) -> dict[str, Any]:
     others = [b for b in (null_band({"null_band": t.get("null_band_alternative")})
                           for t in tables) if b is not None]
     other = max(others, key=lambda b: b["half_width"]) if others else None
-    return {"alternative": None if other is None else
+    # The dense multi-task model's own Δm per target (its ΔT is 0 by definition).
+    reference_dm = [delta_m_text(t["reference"]) if t.get("reference") else None for t in tables]
+    return {"reference_dm": reference_dm,
+            "alternative": None if other is None else
             {"text": f"±{other['half_width']:.1f}",
              "kind": str((tables[0].get("null_band_alternative") or {}).get("reference_kind", ""))},
             "setting": name, "targets": targets, "rows": rows, "null_band": band,

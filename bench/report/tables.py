@@ -1,7 +1,7 @@
 """A leaderboard table (from leaderboard.json) → what the template draws: two header rows and
 rows of cells. The headline comes first — method (a column that stays put while the table
-scrolls), ΔT ± the half-width of its 95 % interval, the rank group, seeds, start point and
-budget — then the tasks' metrics and ΔT_i in the layout of Table 2 of the AdapMTL paper, then
+scrolls), ΔT (vs dense multi-task) and Δm (vs single-task), each ± the half-width of its 95 %
+interval, the rank group, seeds, start point and budget — then the tasks' metrics and ΔT_i in the layout of Table 2 of the AdapMTL paper, then
 the measured sparsity."""
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from bench.report.labels import (
 )
 from bench.report.stats import (
     NOT_DISTINGUISHABLE,
+    DELTA_M_REFERENCE,
+    DELTA_T_REFERENCE,
     best_group,
     budget_of,
     budget_text,
+    delta_m_text,
     delta_t_text,
     group_label,
     group_low,
@@ -35,13 +38,14 @@ from bench.report.stats import (
 from bench.tasks import METRICS
 
 _DESCRIPTIONS = {(m.task, m.key): m.description for m in METRICS}
-# The headline columns before the per-metric ones (Method, ΔT, Group, Seeds, Start, Budget).
-HEAD = 6
+# The headline columns before the per-metric ones (Method, ΔT, Δm, Group, Seeds, Start, Budget).
+HEAD = 7
 
 
 def _column(label: str, better: bool | None, title: str = "", aux: bool = False,
-            subscript: str = "", unit: str = "") -> dict[str, Any]:
+            subscript: str = "", unit: str = "", ref: str = "") -> dict[str, Any]:
     return {"label": label, "arrow": arrow(better), "title": title, "aux": aux, "unit": unit,
+            "ref": ref,
             "subscript": subscript, "col": None, "key": "",
             "better": "" if better is None else ("higher" if better else "lower")}
 
@@ -51,7 +55,11 @@ def _columns(table: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
     top: list[dict[str, Any]] = [
         {**_column("Method", None), "rowspan": 2, "colspan": 1, "key": "method"},
         {**_column("ΔT", True, "mean over seeds ± half-width of the 95% interval, percent vs "
-                   "dense", unit="%"), "rowspan": 2, "colspan": 1, "key": "delta_t"},
+                   "the dense multi-task model", unit="%", ref=DELTA_T_REFERENCE),
+         "rowspan": 2, "colspan": 1, "key": "delta_t"},
+        {**_column("Δm", True, "mean over seeds ± half-width of the 95% interval, percent vs "
+                   "the single-task networks (mean over their seeds); – without them", unit="%",
+                   ref=DELTA_M_REFERENCE), "rowspan": 2, "colspan": 1, "key": "delta_m"},
         {**_column("Group", None, "rank group: methods not separated from the leader share "
                    "its group"), "rowspan": 2, "colspan": 1, "key": "group"},
         {**_column("Seeds", None, "number of seeds"), "rowspan": 2, "colspan": 1},
@@ -93,11 +101,17 @@ def _headline(table: dict[str, Any], entry: dict[str, Any], href: str,
         delta = {"text": text["mean"], "std": text["pm"], "title": text["interval"],
                  "sort": repr(float(entry["delta_t"]["mean"])),
                  "flag": NOT_DISTINGUISHABLE if in_null_band(entry) else ""}
+    dm = delta_m_text(entry)
+    m_cell = ({"text": "–", "std": "", "sort": "", "title": "no single-task references"}
+              if dm is None else
+              {"text": dm["mean"], "std": dm["pm"], "title": dm["interval"],
+               "sort": repr(float(entry["delta_m"]["mean"]))})
     budget = budget_of(entry)
     return [
         {"text": entry["method"], "std": "", "sort": entry["method"], "href": href,
          "cls": "method"},
         {**delta, "cls": "headline"},
+        {**m_cell, "cls": "headline delta-m"},
         {"text": "ref." if reference else group_label(entry), "std": "",
          "sort": "0" if reference else str(group_low(entry) or entry["rank"]), "cls": "group"},
         {"text": str(entry["n_seeds"]), "std": "", "sort": str(entry["n_seeds"])},
@@ -139,7 +153,7 @@ def table_view(table: dict[str, Any], method_href: Callable[[str], str]) -> dict
         # Bold only the ΔT of the leader's group, and only when an interval separates it.
         row["cells"][1]["best"] = row["method"] in bold and not row["reference"]
     # Column-by-column sort direction, aligned with the cells of a row.
-    betters = ["", "higher", "", "", "", ""] + [c["better"] for c in sub]
+    betters = ["", "higher", "higher", "", "", "", ""] + [c["better"] for c in sub]
     return {"id": table["id"], "dom_id": "table-" + dom_id(table["id"]), "top": top, "sub": sub,
             "rows": rows, "betters": betters, "has_aux": any(c["aux"] for c in sub),
             "null_band": null_band_text(table) if null_band(table) else None}
