@@ -45,7 +45,9 @@ def test_latency_cli_writes_latency_json(snip_run: Path, capsys: pytest.CaptureF
     assert payload["macs"]["dense"] == result["cost"]["macs_dense"]
     assert payload["macs"]["theoretical_speedup"] > 5  # 90% sparse: ~10× "if zeros were free"
     paths = payload["paths"]
-    assert set(paths) == {"dense", "sparse_csr", "sparse_hybrid", "semi_structured_2to4"}
+    assert set(paths) == {"dense", "sparse_csr", "sparse_hybrid", "semi_structured_2to4",
+                          "structured"}
+    assert not paths["structured"]["available"]  # not a channel-pruned run
     for name in ("dense", "sparse_csr", "sparse_hybrid"):
         assert paths[name]["available"] and len(paths[name]["times_ms"]) == 2
         assert paths[name]["median_ms"] > 0 and paths[name]["speedup_vs_dense"] > 0

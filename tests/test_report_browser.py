@@ -20,6 +20,7 @@ import pytest
 from fixtures.results import XSS_IMG, XSS_SCRIPT, built_fixture_site
 
 from bench.report.labels import dom_id
+from bench.report.speed_figure import ALT_PREFIX
 
 pytestmark = pytest.mark.browser
 
@@ -144,6 +145,11 @@ def test_index_tables_figures_and_invalid_runs(browser: Any, site: dict[str, Any
     speed = page.locator("table.speed")  # theoretical MACs beside measured latency
     assert speed.count() == 1 and speed.locator("tbody tr").count() == 3
     assert "(0.80×)" in speed.inner_text() and "(1.33×)" in speed.inner_text()
+    assert "(2.00×)" in speed.inner_text()  # a structured run's smaller network
+    # The accuracy–speed figure (ΔT against measured latency and MACs) renders.
+    figure = page.locator(f"img[alt^='{ALT_PREFIX}']")
+    assert figure.count() == 1
+    assert figure.evaluate("e => e.complete && e.naturalWidth > 0")
     invalid = page.locator("#invalid").inner_text()
     assert "imp/s0.90/seed0" in invalid and "non-finite loss at step 17" in invalid
     assert XSS_SCRIPT in page.locator("#methods").inner_text()

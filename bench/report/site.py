@@ -19,6 +19,7 @@ from bench.report.figures import (
 from bench.report.inputs import read_json_object
 from bench.report.labels import cell, dom_id, fmt, legend_items, safe_name
 from bench.report.speed import speed_view
+from bench.report.speed_figure import accuracy_speed
 from bench.report.stats import budget_text, delta_t_text, group_label, in_null_band, start_of
 from bench.report.summary import group_settings, summary_view
 from bench.report.tables import table_view
@@ -109,6 +110,7 @@ class SiteBuilder:
                             "bars": sparsity_bars(self.writer, name, t)} for t in tables],
                 "dynamics": [self._dynamics(name, m) for m in adaptive],
                 "speed": speed_view(self.latency, tables, method_href),
+                "speed_figure": accuracy_speed(self.writer, name, tables, self.latency),
             })
         methods = [{"slug": m, "href": method_href(m),
                     "description": value_text(self.info.get(m, {}).get("description", ""))}

@@ -76,7 +76,7 @@ def _row(target: str, method: str, href: str, measured: dict[str, Any]) -> dict[
     dense = measured["paths"]["dense"]
     dense_iqr = spread(dense)
     cells = {path: _speed(measured, path, dense_iqr)
-             for path in ("sparse_csr", "sparse_hybrid", "semi_structured_2to4")}
+             for path in ("sparse_csr", "sparse_hybrid", "semi_structured_2to4", "structured")}
     verdict, noise = _verdict(measured, cells)
     return {
         "target": target, "method": method, "href": href,
@@ -88,6 +88,7 @@ def _row(target: str, method: str, href: str, measured: dict[str, Any]) -> dict[
                      f"IQR {dense_iqr[0]:.2f}–{dense_iqr[1]:.2f}"},
         "csr": cells["sparse_csr"], "hybrid": cells["sparse_hybrid"],
         "two_four": cells["semi_structured_2to4"],
+        "structured": cells["structured"],
         "verdict": verdict, "noise": noise,
     }
 
