@@ -30,7 +30,8 @@ HOW_TO_START = (
 
 
 def write_params(root: Path, name: str = "params.yaml", **changes: Any) -> Path:
-    """A tiny grid: dense + random at 0.5, two seeds, seconds per run on one core."""
+    """A tiny grid: dense + random at 0.5, two seeds, seconds per run on one core (no
+    single-task references unless `single_task_references=True` is passed)."""
     params: dict[str, Any] = {
         "dataset": "synthetic", "backbone": "resnet34", "profile": "tiny",
         "methods": ["random"], "sparsities": [0.5], "seeds": [0, 1],
@@ -39,6 +40,7 @@ def write_params(root: Path, name: str = "params.yaml", **changes: Any) -> Path:
                       "seed": 0},
         "profiles": {"tiny": dict(TINY_PROFILE)},
         "method_params": {"random": {}},
+        "single_task_references": False,
         "cluster": {"partition": None, "time_min": 5, "gpus_per_run": 0, "cpus_per_run": 1,
                     "mem_gb": 1, "signal_delay_s": 30},
     }

@@ -55,6 +55,29 @@ def test_dry_run_lists_every_run_of_the_pipeline_with_its_state(
     assert lines[4] == "4 runs: 1 done, 1 missing, 1 failed, 1 stale"
 
 
+def test_single_task_references_are_in_the_grid_and_selected_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path, single_task_references=True)
+    config = load_config("params.yaml")
+    single = [p.spec for p in plan(config) if p.spec.task is not None]
+    assert [(s.task, s.seed) for s in single] == [
+        (t, k) for t in ("segment_semantic", "normal", "depth_zbuffer") for k in (0, 1)]
+    assert main(["grid", "--dry-run", "--single-task"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["missing", "runs/synthetic/resnet34/single_task/segment_semantic/seed0"]
+    assert lines[-1] == "6 runs: 0 done, 6 missing, 0 failed, 0 stale"
+    assert main(["grid", "--dry-run", "--method", "dense"]) == 0  # the multi-task dense runs only
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith("2 runs:") and "single_task" not in "".join(lines)
+    # `single_task_references: false`: the stage still leaves its (empty) output folder.
+    write_params(tmp_path, single_task_references=False)
+    assert main(["grid", "--single-task"]) == 0
+    assert "0 runs in the grid" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "synthetic" / "resnet34" / "single_task").is_dir()
+
+
 def test_cluster_settings_are_validated_and_overridable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -55,6 +55,30 @@ def test_dense_run_writes_a_complete_result(tiny: Config) -> None:
     assert (out / "dvclive" / "plots" / "metrics" / "loss" / "normal.tsv").exists()
 
 
+def test_single_task_reference_has_only_its_task(tiny: Config) -> None:
+    """Δm's reference: the same recipe and seed, one head, only that task evaluated."""
+    spec = RunSpec("dense", 0.0, 0, "normal")
+    result = train_run(tiny, spec, TrainOptions(progress=False))
+    out = run_dir(tiny, spec)
+    assert out.parts[-3:] == ("single_task", "normal", "seed0")
+    assert set(result) == RESULT_KEYS | {"task"}
+    assert result["task"] == "normal" and result["method"] == "dense"
+    assert set(result["metrics"]) == set(result["val_metrics"]) == {"normal"}
+    assert set(result["sparsity"]["by_component"]) == {"backbone", "normal"}
+    assert result["delta_t"] is None  # scored by nothing: it is a reference
+    assert result["provenance"]["config"]["task"] == "normal"
+    assert result["identity"] != run_identity_of(tiny, RunSpec("dense", 0.0, 0))
+    heads = {k.split(".")[1] for k in torch.load(out / "model.pt", weights_only=True)
+             if k.startswith("heads.")}
+    assert heads == {"normal"} and not (out / "rewind.pt").exists()
+
+
+def run_identity_of(config: Config, spec: RunSpec) -> str:
+    from bench.runs import resolved_config, run_identity
+
+    return run_identity(resolved_config(config, spec))
+
+
 def test_same_seed_same_metrics_and_other_seed_differs(tiny: Config, tmp_path: Path) -> None:
     runs = [
         train_run(tiny, RunSpec("dense", 0.0, seed), TrainOptions(progress=False, out_dir=tmp_path / name))
