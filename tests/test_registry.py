@@ -75,8 +75,12 @@ def test_every_method_declares_a_valid_start(slug: str) -> None:
     cls = registry.discover()[slug]
     assert cls.start in START_POINTS
     assert not cls.needs_rewind or cls.start == "dense"
-    # docs/protocol.md §5: these three start from the trained dense reference of the same seed.
-    assert (cls.start == "dense") == (slug in {"imp", "lth", "disparse_pt"})
+    # docs/protocol.md §5: these three start from the trained dense reference of the same seed,
+    # and so do the structured (channel-pruning) methods.
+    assert (cls.start == "dense") == (slug in {"imp", "lth", "disparse_pt", "channel_l1",
+                                               "channel_mtl"})
+    # Only the structured methods may change the architecture.
+    assert cls.changes_architecture == slug.startswith("channel_")
 
 
 def test_a_bad_start_makes_the_plugin_broken(
