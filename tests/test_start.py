@@ -53,7 +53,7 @@ def snapshot_at_prepare(seen: dict[str, Any]) -> Any:
 
 
 def test_the_from_dense_methods() -> None:
-    assert FROM_DENSE == ["disparse_pt", "imp", "lth"]
+    assert FROM_DENSE == ["channel_l1", "channel_mtl", "disparse_pt", "imp", "lth"]
 
 
 @pytest.mark.parametrize("slug", FROM_DENSE)
