@@ -47,6 +47,9 @@ RUN: list[tuple[str, list[str], int]] = [
     ("bench aggregate [--runs runs] [--out reports]", ["aggregate", "--runs", "runs", "--out", "reports"], 0),
     ("bench report", ["report"], 0),
     ("bench check-method SLUG", ["check-method", "random"], 0),
+    ("bench train --single-task normal --seed 0",
+     ["train", "--single-task", "normal", "--seed", "0", "--no-progress"], 0),
+    ("bench report --format latex|markdown", ["report", "--format", "markdown"], 0),
     # No NYU-v2 here: the README promises exit 3 with what to fetch, never a traceback.
     ("bench train --dataset nyuv2 --profile nyuv2_resnet34 --method dense --iterations 2 --device cpu",
      ["train", "--dataset", "nyuv2", "--profile", "nyuv2_resnet34", "--method", "dense",
@@ -93,6 +96,10 @@ SKIP: dict[str, str] = {
     "bench report [--leaderboard reports/leaderboard.json] [--runs runs] [--out reports/site]":
         "renders every figure (tens of seconds on 2 cores); tests/test_report.py",
     "bench summary --backbone B --dataset D --input-size H W --json": PLACEHOLDER,
+    "bench train --single-task TASK --seed k": PLACEHOLDER,
+    "bench report --format latex|markdown [--leaderboard ...] [--out FILE]": PLACEHOLDER,
+    "bench train --method adapmtl --sparsity S --iterations 150":
+        "a diagnosis recipe with a placeholder target; `bench train` forms are run above",
 }
 
 

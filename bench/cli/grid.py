@@ -145,12 +145,12 @@ def run(args: argparse.Namespace) -> int:
     if args.executor == "local":
         from bench.grid.local import run_local
 
-        # Dense runs first: from-dense methods (imp, lth, disparse_pt) start from them.
-        dense = [r for r in runs if r.spec.method == "dense" and r.spec.task is None]
-        rest = [r for r in runs if r not in dense]
-        failed = run_local(config, dense, args.jobs, args.threads) if dense else 0
-        if rest:
-            failed += run_local(config, rest, args.jobs, args.threads)
+        # Dense runs first: from-dense methods (imp, lth, disparse_pt, ...) start from them.
+        phases = [[r for r in runs if r.spec.method == "dense"],
+                  [r for r in runs if r.spec.method != "dense"]]
+        failed = sum(run_local(config, phase, args.jobs, args.threads, summary=False)
+                     for phase in phases if any(r.todo for r in phase))
+        print(f"{len(todo) - failed} run(s) done, {failed} failed", flush=True)
         return 1 if failed else 0
     return submit_slurm(args, config, runs)
 
