@@ -3,7 +3,11 @@
 Four parallel branches with atrous rates 6/12/18/24; each is a dilated 3×3 conv to 1024
 channels, ReLU, Dropout(0.5), 1×1 conv 1024→1024, ReLU, Dropout(0.5) and a 1×1 classifier to
 the task's channels. Branch outputs are summed. All head convs have biases; weights start from
-N(0, 0.01) and biases from 0.
+N(0, 0.01) and biases from 0. A narrower copy (width_mult < 1) draws them with std
+0.01/√width_mult: the heads have no BatchNorm, so each layer's gain (std·√fan-in) must stay the
+full-width network's, or the output starts orders of magnitude smaller and the heads sit on a
+small-initialisation plateau whose length varies from seed to seed (docs/performance.md, "The
+embedded default"). At width 1 this is exactly the paper's init.
 
 Module names (under `heads.<task>.`): `branches.{0..3}.conv1` (3×3 dilated),
 `branches.{i}.conv2` (1×1) and `branches.{i}.classifier` (1×1 to the task's channels).
@@ -11,6 +15,7 @@ Module names (under `heads.<task>.`): `branches.{0..3}.conv1` (3×3 dilated),
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import torch
@@ -35,7 +40,7 @@ class ASPPHead(nn.Module):
         )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.normal_(m.weight, 0.0, INIT_STD)
+                nn.init.normal_(m.weight, 0.0, INIT_STD / math.sqrt(width_mult))
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
