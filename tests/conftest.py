@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+# Before anything imports torch (bench.conformance does), so its thread pool starts at one.
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from bench.config import Config
-from bench.conformance import tiny_config
+from bench.config import Config  # noqa: E402
+from bench.conformance import tiny_config  # noqa: E402
 
 
 @pytest.fixture()

