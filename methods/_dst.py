@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -181,3 +182,17 @@ class DynamicSparseTraining(MaskedMethod):
         ctx.cost.rounds += 1
         ctx.cost.notes["weights_regrown"] = ctx.cost.notes.get("weights_regrown", 0) + regrown
         ctx.log(self.log_key, fraction)
+
+
+def check_schedule(params: Any) -> None:
+    """The update-schedule fields RigL and DiSparse-dynamic share, each in its range."""
+    if not 0.0 < params.update_interval_fraction <= 1.0:
+        raise ValueError("update_interval_fraction must be in (0, 1]")
+    if params.min_update_interval < 1:
+        raise ValueError("min_update_interval must be ≥ 1")
+    if not 0.0 <= params.stop_fraction <= 1.0:
+        raise ValueError("stop_fraction must be in [0, 1]")
+    if not 0.0 <= params.drop_fraction <= 1.0:
+        raise ValueError("drop_fraction must be in [0, 1]")
+    if params.erk_power_scale < 0:
+        raise ValueError("erk_power_scale must be ≥ 0")

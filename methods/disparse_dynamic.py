@@ -40,7 +40,13 @@ import torch
 
 from bench.method import Context
 from methods._disparse import PAPER, per_task_gradients
-from methods._dst import DynamicSparseTraining, drop_and_grow, erk_counts, random_masks
+from methods._dst import (
+    DynamicSparseTraining,
+    check_schedule,
+    drop_and_grow,
+    erk_counts,
+    random_masks,
+)
 
 __all__ = ["DisparseDynamic", "DisparseDynamicParams", "drop_and_grow", "erk_counts", "random_masks"]
 
@@ -61,16 +67,7 @@ class DisparseDynamicParams:
     calibration_batches: int = 1
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.update_interval_fraction <= 1.0:
-            raise ValueError("update_interval_fraction must be in (0, 1]")
-        if self.min_update_interval < 1:
-            raise ValueError("min_update_interval must be ≥ 1")
-        if not 0.0 <= self.stop_fraction <= 1.0:
-            raise ValueError("stop_fraction must be in [0, 1]")
-        if not 0.0 <= self.drop_fraction <= 1.0:
-            raise ValueError("drop_fraction must be in [0, 1]")
-        if self.erk_power_scale < 0:
-            raise ValueError("erk_power_scale must be ≥ 0")
+        check_schedule(self)
         if self.calibration_batches < 1:
             raise ValueError("calibration_batches must be ≥ 1")
 

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from bench.method import Context
-from methods._dst import DynamicSparseTraining
+from methods._dst import DynamicSparseTraining, check_schedule
 
 
 @dataclass(frozen=True)
@@ -50,16 +50,7 @@ class RiglParams:
     erk_power_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.update_interval_fraction <= 1.0:
-            raise ValueError("update_interval_fraction must be in (0, 1]")
-        if self.min_update_interval < 1:
-            raise ValueError("min_update_interval must be ≥ 1")
-        if not 0.0 <= self.stop_fraction <= 1.0:
-            raise ValueError("stop_fraction must be in [0, 1]")
-        if not 0.0 <= self.drop_fraction <= 1.0:
-            raise ValueError("drop_fraction must be in [0, 1]")
-        if self.erk_power_scale < 0:
-            raise ValueError("erk_power_scale must be ≥ 0")
+        check_schedule(self)
 
 
 class Rigl(DynamicSparseTraining):

@@ -88,17 +88,19 @@ def test_resnet34_layout() -> None:
 
 @pytest.mark.parametrize("width_mult", [1.0, 0.25])
 def test_init_is_normal_001_with_bn_one_zero(width_mult: float) -> None:
-    """Backbone convs N(0, 0.01); head convs N(0, 0.01) at full width and 0.01/√width_mult in a
-    narrower copy, so each head layer's gain std·√fan-in is the paper's (bench/models/heads.py)."""
+    """Every conv N(0, 0.01) at any width (the paper's magnitudes, backbone and heads alike); a
+    narrower copy's heads restore the paper's per-layer signal gain with a fixed input factor
+    1/√width_mult (bench/models/heads.py), and the full-width heads have none."""
+    from bench.models.heads import Gain
+
     torch.manual_seed(0)
     model = build_model("resnet34", NYU_TASKS, NYU_CLASSES, width_mult=width_mult)
-    body = [m.weight for m in model.backbone.modules() if isinstance(m, nn.Conv2d)]
-    heads = [m.weight for m in model.heads.modules() if isinstance(m, nn.Conv2d)]
-    assert torch.cat([w.flatten() for w in body]).std().item() == pytest.approx(0.01, rel=0.05)
-    head_std = torch.cat([w.flatten() for w in heads]).std().item()
-    assert head_std == pytest.approx(0.01 / width_mult ** 0.5, rel=0.05)
-    conv2 = model.heads["normal"].branches[0].conv2
-    gain = conv2.weight.std().item() * conv2.in_channels ** 0.5
+    convs = [m.weight for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert torch.cat([w.flatten() for w in convs]).std().item() == pytest.approx(0.01, rel=0.05)
+    branch = model.heads["normal"].branches[0]
+    gains = [m.factor for m in branch.modules() if isinstance(m, Gain)]
+    assert gains == ([] if width_mult == 1 else [width_mult ** -0.5] * 3)
+    gain = branch.conv2.weight.std().item() * (gains[1] if gains else 1.0) * branch.conv2.in_channels ** 0.5
     assert gain == pytest.approx(0.01 * 1024 ** 0.5, rel=0.05)  # the paper's, at any width
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):

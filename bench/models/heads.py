@@ -3,11 +3,16 @@
 Four parallel branches with atrous rates 6/12/18/24; each is a dilated 3×3 conv to 1024
 channels, ReLU, Dropout(0.5), 1×1 conv 1024→1024, ReLU, Dropout(0.5) and a 1×1 classifier to
 the task's channels. Branch outputs are summed. All head convs have biases; weights start from
-N(0, 0.01) and biases from 0. A narrower copy (width_mult < 1) draws them with std
-0.01/√width_mult: the heads have no BatchNorm, so each layer's gain (std·√fan-in) must stay the
-full-width network's, or the output starts orders of magnitude smaller and the heads sit on a
-small-initialisation plateau whose length varies from seed to seed (docs/performance.md, "The
-embedded default"). At width 1 this is exactly the paper's init.
+N(0, 0.01) and biases from 0.
+
+A narrower copy (width_mult < 1) multiplies the input of each head conv by the fixed factor
+1/√width_mult (`Gain`, no parameters). The heads have no BatchNorm, so with the paper's N(0, 0.01)
+at 1/16 width each layer's gain std·√fan-in is 4× below the full-width network's and the output
+starts ~60× smaller: the heads sit on a small-initialisation plateau whose length varies from
+seed to seed (docs/performance.md, "The embedded default"). The factor restores the paper's
+signal gain while the stored weights keep the paper's N(0, 0.01) scale, so criteria that compare
+magnitudes across backbone and heads (global magnitude, saliency) see the paper's proportions.
+At width 1 there is no factor: exactly the paper's head.
 
 Module names (under `heads.<task>.`): `branches.{0..3}.conv1` (3×3 dilated),
 `branches.{i}.conv2` (1×1) and `branches.{i}.classifier` (1×1 to the task's channels).
@@ -36,11 +41,12 @@ class ASPPHead(nn.Module):
         hidden = max(1, round(HIDDEN * width_mult))
         self.out_channels = out_channels
         self.branches = nn.ModuleList(
-            _branch(in_channels, hidden, out_channels, rate, dropout) for rate in RATES
+            _branch(in_channels, hidden, out_channels, rate, dropout, 1 / math.sqrt(width_mult))
+            for rate in RATES
         )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.normal_(m.weight, 0.0, INIT_STD / math.sqrt(width_mult))
+                nn.init.normal_(m.weight, 0.0, INIT_STD)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
@@ -65,6 +71,17 @@ class AtrousConv2d(nn.Conv2d):
         return super().forward(x)
 
 
+class Gain(nn.Module):
+    """Multiplies its input by a fixed factor (see the module docstring); no state."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
 class Dropout(nn.Dropout):
     """nn.Dropout (same semantics and state_dict). On CPU the keep-mask comes from uniform
     draws, about 3× faster there than the `bernoulli_` of F.dropout, which took 16% of a
@@ -78,15 +95,18 @@ class Dropout(nn.Dropout):
 
 
 def _branch(in_channels: int, hidden: int, out_channels: int, rate: int,
-            dropout: float) -> nn.Sequential:
-    return nn.Sequential(
-        OrderedDict(
-            conv1=AtrousConv2d(in_channels, hidden, 3, padding=rate, dilation=rate),
-            relu1=nn.ReLU(inplace=True),
-            drop1=Dropout(dropout),
-            conv2=nn.Conv2d(hidden, hidden, 1),
-            relu2=nn.ReLU(inplace=True),
-            drop2=Dropout(dropout),
-            classifier=nn.Conv2d(hidden, out_channels, 1),
-        )
-    )
+            dropout: float, gain: float) -> nn.Sequential:
+    layers: list[tuple[str, nn.Module]] = [
+        ("conv1", AtrousConv2d(in_channels, hidden, 3, padding=rate, dilation=rate)),
+        ("relu1", nn.ReLU(inplace=True)),
+        ("drop1", Dropout(dropout)),
+        ("conv2", nn.Conv2d(hidden, hidden, 1)),
+        ("relu2", nn.ReLU(inplace=True)),
+        ("drop2", Dropout(dropout)),
+        ("classifier", nn.Conv2d(hidden, out_channels, 1)),
+    ]
+    if gain != 1:
+        for conv in ("classifier", "conv2", "conv1"):
+            at = next(i for i, (name, _) in enumerate(layers) if name == conv)
+            layers.insert(at, (f"gain_{conv}", Gain(gain)))
+    return nn.Sequential(OrderedDict(layers))
