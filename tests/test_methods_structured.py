@@ -103,8 +103,8 @@ def l1_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
 def test_result_records_the_pruned_architecture_and_rebuilds_identically(
         l1_run: tuple[Path, object]) -> None:
     from bench.data import PreparedDataset
-    from bench.train.setup import prepared_root
     from bench.train.evaluation import evaluate_split
+    from bench.train.setup import prepared_root
 
     out, config = l1_run
     result = json.loads((out / "result.json").read_text())

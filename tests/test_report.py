@@ -27,8 +27,8 @@ from bench.report.figures import FigureWriter, delta_t_vs_sparsity, robust_limit
 from bench.report.labels import _ALWAYS, legend_items, safe_name
 from bench.report.logs import read_group, read_metric
 from bench.report.render import STATIC, TEMPLATES, environment
-from bench.report.tables import table_view
 from bench.report.stats import signed
+from bench.report.tables import table_view
 from bench.tasks import METRICS
 
 
