@@ -82,7 +82,7 @@ SKIP: dict[str, str] = {
     "bench grid -j 2 --threads 1": "trains the whole grid (minutes); tests/test_grid.py",
     "bench grid -j N": PLACEHOLDER,
     "bench latency --grid": "times every run of the grid; tests/test_perf.py",
-    "bench latency --grid --repeats 5 --warmup 1": "times every run of the grid; tests/test_perf.py",
+    "bench latency --grid --repeats 5 --warmup 1 --input-size 128 128": "times every run of the grid; tests/test_perf.py",
     "bench perf": "times every method (minutes); tests/test_bench_perf.py",
     "bench perf --device cuda": "needs a GPU",
     "bench perf --methods snip,adapmtl --profile synthetic_cpu --check": "times two methods against dense (minutes)",
@@ -97,6 +97,8 @@ SKIP: dict[str, str] = {
         "renders every figure (tens of seconds on 2 cores); tests/test_report.py",
     "bench summary --backbone B --dataset D --input-size H W --json": PLACEHOLDER,
     "bench train --single-task TASK --seed k": PLACEHOLDER,
+    "bench grid --method X -j 0": "the pipeline's per-method stage (minutes); tests/test_grid.py",
+    "bench train --method dense": "prose naming the command; its full forms are run above",
     "bench report --format latex|markdown [--leaderboard ...] [--out FILE]": PLACEHOLDER,
     "bench train --method adapmtl --sparsity S --iterations 150":
         "a diagnosis recipe with a placeholder target; `bench train` forms are run above",

@@ -88,7 +88,8 @@ def _grid(args: argparse.Namespace) -> int:
     # The multi-task networks only: single-task references are Δm's reference, not entries.
     dirs = [run_dir(config, spec) for spec in grid(config)
             if spec.seed == seed and spec.task is None]
-    payload = measure_grid(dirs, Path(config.runs_root), args.repeats, args.warmup, args.threads)
+    payload = measure_grid(dirs, Path(config.runs_root), args.repeats, args.warmup, args.threads,
+                           tuple(args.input_size) if args.input_size else None)
     out = args.out or Path(config.reports_root) / "latency.json"
     write_json_atomic(out, payload)
     for key, entry in payload["runs"].items():

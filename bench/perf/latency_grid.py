@@ -11,7 +11,8 @@ GRID_SCHEMA = "bench-latency-grid/1"
 
 
 def measure_grid(run_dirs: list[Path], runs_root: Path, repeats: int, warmup: int,
-                 threads: int | None) -> dict[str, Any]:
+                 threads: int | None,
+                 input_size: tuple[int, int] | None = None) -> dict[str, Any]:
     """`measure_latency` for each finished run; the others are listed with the reason."""
     from bench.perf.latency import measure_latency
     from bench.provenance import now_iso
@@ -25,6 +26,6 @@ def measure_grid(run_dirs: list[Path], runs_root: Path, repeats: int, warmup: in
         if status != "ok":
             skipped[key] = "no result.json" if status is None else f"run status {status}"
             continue
-        runs[key] = measure_latency(run_dir, repeats, warmup, None, threads)
+        runs[key] = measure_latency(run_dir, repeats, warmup, input_size, threads)
     return {"schema": GRID_SCHEMA, "created_at": now_iso(), "runs_root": str(runs_root),
             "repeats": repeats, "warmup": warmup, "runs": runs, "skipped": skipped}
