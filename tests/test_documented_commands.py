@@ -98,6 +98,7 @@ SKIP: dict[str, str] = {
     "bench summary --backbone B --dataset D --input-size H W --json": PLACEHOLDER,
     "bench train --single-task TASK --seed k": PLACEHOLDER,
     "bench grid --method X -j 0": "the pipeline's per-method stage (minutes); tests/test_grid.py",
+    "bench grid -j 0": "trains the whole grid (minutes); tests/test_grid.py",
     "bench train --method dense": "prose naming the command; its full forms are run above",
     "bench report --format latex|markdown [--leaderboard ...] [--out FILE]": PLACEHOLDER,
     "bench train --method adapmtl --sparsity S --iterations 150":
