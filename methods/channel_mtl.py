@@ -38,7 +38,8 @@ class ChannelMtlParams:
 def task_gradients(ctx: Context, n_batches: int) -> dict[str, dict[nn.Parameter, torch.Tensor]]:
     """Per task, the gradient of its loss summed over `n_batches` calibration batches, for every
     conv weight."""
-    weights = [m.weight for m in ctx.model.modules() if isinstance(m, nn.Conv2d)]
+    weights: list[nn.Parameter] = [m.weight for m in ctx.model.modules()  # type: ignore[misc]
+                                   if isinstance(m, nn.Conv2d)]
     grads = {t: [torch.zeros_like(w) for w in weights] for t in ctx.tasks}
     was_training = ctx.model.training
     ctx.model.eval()
@@ -89,7 +90,7 @@ class ChannelMtl(ChannelPruning):
         taylor = tp.importance.GroupTaylorImportance(group_reduction="mean", normalizer=None,
                                                      target_types=conv_types())
         grads = task_gradients(ctx, self.params.calibration_batches)
-        saved = {w: w.grad for w in grads[ctx.tasks[0]]}
+        saved: dict[nn.Parameter, torch.Tensor | None] = {w: w.grad for w in grads[ctx.tasks[0]]}
         per_task: dict[str, Scores] = {}
         try:
             for task in ctx.tasks:
@@ -97,6 +98,6 @@ class ChannelMtl(ChannelPruning):
                     w.grad = g
                 per_task[task] = normalised(taylor, plan.groups)
         finally:
-            for w, g in saved.items():
-                w.grad = g
+            for w, old in saved.items():
+                w.grad = old
         return per_task

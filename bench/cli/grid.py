@@ -144,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
         # Dense runs first: from-dense methods (imp, lth, disparse_pt, ...) start from them.
         phases = [[r for r in runs if r.spec.method == "dense"],
                   [r for r in runs if r.spec.method != "dense"]]
-        failed = sum(run_local(config, phase, _jobs(args.jobs, phase), args.threads, summary=False)
+        failed = sum(run_local(config, phase, _jobs(args.jobs, phase), args.threads,
+                                         print_summary=False)
                      for phase in phases if any(r.todo for r in phase))
         print(f"{len(todo) - failed} run(s) done, {failed} failed", flush=True)
         return 1 if failed else 0

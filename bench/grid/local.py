@@ -59,7 +59,7 @@ def _call(job: RunJob) -> dict[str, Any]:
 
 def run_local(
     config: Config, runs: list[PlannedRun], jobs: int = 1, threads: int | None = None,
-    summary: bool = True,
+    print_summary: bool = True,
 ) -> int:
     """Run `runs` (those still to do) locally, `jobs` at a time with `threads` each (default:
     the profile's `threads`, else this machine's cores // jobs); returns the number that failed."""
@@ -89,6 +89,6 @@ def run_local(
                 print(f"failed   {run.run_dir}  ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})", flush=True)
                 continue
             print(f"done     {run.run_dir}  ({summary['train_seconds']:.1f} s)", flush=True)
-    if summary:
+    if print_summary:
         print(f"{len(todo) - failed} run(s) done, {failed} failed", flush=True)
     return failed
