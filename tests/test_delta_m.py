@@ -19,7 +19,7 @@ from fixtures.results import (
 )
 
 from bench.aggregate import aggregate, build_leaderboard
-from bench.aggregate.leaderboard import Expected
+from bench.aggregate.staleness import Expected
 
 SEG_ST = {0: {"miou": 0.20, "pixel_acc": 0.50}, 1: {"miou": 0.22, "pixel_acc": 0.52}}  # mean .21/.51
 SEG_SNIP = {0: {"miou": 0.2016, "pixel_acc": 0.4914}, 1: {"miou": 0.231, "pixel_acc": 0.5355}}

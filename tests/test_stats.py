@@ -9,7 +9,7 @@ import pytest
 from fixtures.results import build_fixture_runs, fake_metrics, run_path, write_run
 
 from bench.aggregate import build_leaderboard
-from bench.aggregate.leaderboard import Expected
+from bench.aggregate.staleness import Expected
 from bench.aggregate.stats import null_values, rank_groups, summary
 from bench.scoring import delta_t
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.aggregate.export import leaderboard_frame, write_leaderboard
-from bench.aggregate.leaderboard import Expected, build_leaderboard
+from bench.aggregate.leaderboard import build_leaderboard
 from bench.aggregate.load import SPARSITY_TOLERANCE, check_result, load_runs
+from bench.aggregate.staleness import Expected
 
 
 def aggregate(runs_root: str | Path, out_dir: str | Path,

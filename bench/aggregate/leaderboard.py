@@ -13,7 +13,6 @@ identities (what params.yaml asks for) any other run is listed as stale and not 
 from __future__ import annotations
 
 import datetime as _dt
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,8 @@ import pandas as pd
 
 from bench.aggregate import delta_m, stats
 from bench.aggregate.load import SPARSITY_TOLERANCE, InvalidRun, Run, load_runs
+from bench.aggregate.provenance import provenance_counts
+from bench.aggregate.staleness import Expected, split_stale
 from bench.tasks import DELTA_T_KEYS, METRICS
 from datasets.registry import DATASETS
 
@@ -252,69 +253,6 @@ def _tables(scored: list[Scored],
     return tables
 
 
-def _stale(runs: list[Run], expected: Mapping[str, Expected]) -> tuple[list[Run], list[dict[str, Any]]]:
-    """Split runs into those params.yaml asks for (same identity) and stale ones, with why."""
-    current: list[Run] = []
-    stale: list[dict[str, Any]] = []
-    for run in runs:
-        want = expected.get(run.path)
-        if want is not None and run.identity == want.identity:
-            current.append(run)
-            continue
-        if want is None:
-            reason = "not in the grid params.yaml asks for"
-        else:
-            found = (run.result.get("provenance") or {}).get("config") or {}
-            reason = "trained with other settings: " + identity_diff(found, want.inputs)
-        stale.append({"path": run.path, "method": run.method, "task": run.task, "target_sparsity":
-                      run.target_sparsity, "seed": run.seed, "identity": run.identity,
-                      "reason": reason})
-    return current, stale
-
-
-def identity_diff(found: Mapping[str, Any], wanted: Mapping[str, Any], prefix: str = "") -> str:
-    """The first few keys where a run's recorded identity inputs differ from the wanted ones."""
-    diffs: list[str] = []
-    for key in sorted(set(found) | set(wanted)):
-        a, b = found.get(key), wanted.get(key)
-        if a == b:
-            continue
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            diffs.append(identity_diff(a, b, f"{prefix}{key}."))
-        else:
-            diffs.append(f"{prefix}{key} {a!r} (params.yaml: {b!r})")
-    return "; ".join(d for d in diffs if d)[:300] or "unrecorded identity"
-
-
-def _provenance(parsed: list[dict[str, Any]]) -> dict[str, Any]:
-    prov = [r.get("provenance") or {} for r in parsed]
-
-    def count(*keys: str) -> dict[str, int]:
-        values = []
-        for p in prov:
-            parts = [str(p[k]) for k in keys if p.get(k) not in (None, "")]
-            if parts:
-                values.append(" / ".join(parts))
-        return dict(sorted(Counter(values).items()))
-
-    return {
-        "git_commits": count("git_commit"),
-        "git_dirty_runs": sum(1 for p in prov if p.get("git_dirty")),
-        "bench_versions": count("bench_version"),
-        "torch_versions": count("torch_version"),
-        "python_versions": count("python_version"),
-        "devices": count("device", "device_name"),
-    }
-
-
-@dataclass(frozen=True)
-class Expected:
-    """What params.yaml asks for at one run path: its identity and the inputs hashed."""
-
-    identity: str
-    inputs: dict[str, Any]
-
-
 def build_leaderboard(runs_root: str | Path,
                       expected: Mapping[str, Expected] | None = None) -> dict[str, Any]:
     """Read every result under `runs_root` and build the leaderboard (docs/report.md).
@@ -326,7 +264,7 @@ def build_leaderboard(runs_root: str | Path,
     found = len(runs) + len(invalid)
     stale: list[dict[str, Any]] = []
     if expected is not None:
-        runs, stale = _stale(runs, expected)
+        runs, stale = split_stale(runs, expected)
     runs, single = delta_m.split_single_task(runs, invalid)
     scored = _score(runs, invalid)
     parsed = [r.result for r in [*runs, *single]] + [i.result for i in invalid
@@ -352,5 +290,5 @@ def build_leaderboard(runs_root: str | Path,
         "tables": _tables(scored, delta_m.references(single)),
         "invalid": sorted((i.to_dict() for i in invalid), key=lambda d: d["path"]),
         "stale": sorted(stale, key=lambda d: d["path"]),
-        "provenance": _provenance(parsed),
+        "provenance": provenance_counts(parsed),
     }

@@ -39,7 +39,7 @@ def _handle(args: argparse.Namespace) -> int:
         raise ConfigError(f"--runs {runs}: no such directory; nothing written")
     expected = None
     if not args.any_identity:
-        from bench.aggregate.leaderboard import Expected
+        from bench.aggregate.staleness import Expected
         from bench.config import load_config
         from bench.runs import expected_identities
 
