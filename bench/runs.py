@@ -8,6 +8,7 @@ single-task reference (`task` set: a dense network with only that task's head, t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -86,7 +87,18 @@ def data_fingerprint(config: Config) -> str | None:
 
     manifest = prepared_dir(config.data_root, config.dataset) / "manifest.json"
     try:
-        content = json.loads(manifest.read_text(encoding="utf-8"))
+        stat = manifest.stat()
+    except OSError:
+        return None
+    return _manifest_digest(str(manifest), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _manifest_digest(path: str, mtime_ns: int, size: int) -> str | None:
+    # Keyed by the file's mtime and size: a grid plan asks for it once per run (and once more per
+    # from-dense run, for its parent), but reads and hashes the file once.
+    try:
+        content = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()

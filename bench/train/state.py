@@ -113,6 +113,7 @@ class RunState:
 
     def result_header(self, spec: RunSpec, started: str) -> dict[str, Any]:
         resolved = self.resolved()
+        identity = run_identity(resolved)
         task = {"task": spec.task} if spec.task is not None else {}
         return {
             "method": spec.method,
@@ -122,7 +123,7 @@ class RunState:
             "profile": self.config.profile,
             "target_sparsity": spec.target_sparsity,
             "seed": spec.seed,
-            "identity": run_identity(resolved),
+            "identity": identity,
             "setting_identity": setting_identity(resolved),
             "method_params": to_dict(self.method.params),
             "start": dict(self.start),
@@ -131,7 +132,7 @@ class RunState:
                 "switches": effective_switches(self.recipe, self.device),
                 "started_at": started,
                 "config": resolved,
-                "config_hash": run_identity(resolved),
+                "config_hash": identity,
             },
         }
 
