@@ -66,11 +66,15 @@ def _scorer(dataset: str) -> stats.Scorer:
     return lambda metrics, reference: delta_t(metrics, reference, scoring=rule)
 
 
-def _reference_metrics(dense: list[Run], run: Run) -> Any:
+def _reference_metrics(dense: list[Run], run: Run, all_dense_mean: Any) -> Any:
+    """`all_dense_mean`: the metric means over every dense seed of the run's setting, computed
+    once per setting; a dense run itself is scored against the mean of the others."""
     if REFERENCE_KIND == "same_seed":
         same = [d for d in dense if d.seed == run.seed]
         return same[0].result["metrics"] if same else None
-    others = [d for d in dense if d.path != run.path] if run.method == REFERENCE_METHOD else dense
+    if run.method != REFERENCE_METHOD:
+        return all_dense_mean
+    others = [d for d in dense if d.path != run.path]
     return stats.mean_metrics([d.result["metrics"] for d in others]) if others else None
 
 
@@ -79,9 +83,11 @@ def _score(runs: list[Run], invalid: list[InvalidRun]) -> list[Scored]:
     for r in runs:
         if r.method == REFERENCE_METHOD:
             dense.setdefault(r.setting, []).append(r)
+    means = {setting: stats.mean_metrics([d.result["metrics"] for d in ds])
+             for setting, ds in dense.items()}
     scored: list[Scored] = []
     for run in runs:
-        reference = _reference_metrics(dense.get(run.setting, []), run)
+        reference = _reference_metrics(dense.get(run.setting, []), run, means.get(run.setting))
         if reference is None:
             dataset, backbone, profile = run.setting[:3]
             needed = "another dense seed" if run.method == REFERENCE_METHOD else "a dense run"
