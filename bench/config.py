@@ -139,6 +139,9 @@ class Config:
     profiles: dict[str, Profile]
     methods: tuple[str, ...] = ()
     sparsities: tuple[float, ...] = (0.7, 0.9)
+    # The structured track's further targets: methods that remove whole channels
+    # (`changes_architecture`) also run at these; the others do not (docs/protocol.md §5).
+    structured_sparsities: tuple[float, ...] = ()
     seeds: tuple[int, ...] = (0,)
     method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Train a dense single-task network per task and seed: the reference of Δm (protocol §2).
@@ -158,7 +161,7 @@ class Config:
             raise ValueError(
                 f"profile {self.profile!r} is not defined (defined: {', '.join(self.profiles)})"
             )
-        for s in self.sparsities:
+        for s in (*self.sparsities, *self.structured_sparsities):
             check_target_sparsity(s)
 
     @property

@@ -191,15 +191,26 @@ def single_task_grid(config: Config) -> list[RunSpec]:
     return [single_task_spec(task, seed) for task in dataset_tasks(config) for seed in config.seeds]
 
 
+def method_targets(config: Config, method: str) -> tuple[float, ...]:
+    """The target sparsities `method` runs at: `sparsities`, and for a structured method (one
+    that removes whole channels) then `structured_sparsities`, each target once."""
+    from bench.registry import get_method_class
+
+    targets = config.sparsities
+    if config.structured_sparsities and get_method_class(method).changes_architecture:
+        targets += config.structured_sparsities
+    return tuple(dict.fromkeys(targets))
+
+
 def grid(config: Config) -> list[RunSpec]:
     """Every run the pipeline makes: dense per seed, the single-task references (task × seed),
-    then method × sparsity × seed."""
+    then method × target sparsity × seed."""
     specs = [dense_spec(seed) for seed in config.seeds]
     specs += single_task_grid(config)
     for method in config.methods:
         if method == "dense":
             continue
-        for sparsity in config.sparsities:
+        for sparsity in method_targets(config, method):
             for seed in config.seeds:
                 specs.append(RunSpec(method, sparsity, seed))
     return specs

@@ -34,7 +34,7 @@ def write_params(root: Path, name: str = "params.yaml", **changes: Any) -> Path:
     single-task references unless `single_task_references=True` is passed)."""
     params: dict[str, Any] = {
         "dataset": "synthetic", "backbone": "resnet34", "profile": "tiny",
-        "methods": ["random"], "sparsities": [0.5], "seeds": [0, 1],
+        "methods": ["random"], "sparsities": [0.5], "structured_sparsities": [], "seeds": [0, 1],
         "data_root": "data", "runs_root": "runs", "reports_root": "reports",
         "synthetic": {"height": 32, "width": 32, "num_train": 16, "num_val": 8, "num_test": 8,
                       "seed": 0},

@@ -127,3 +127,15 @@ def test_the_data_manifest_is_part_of_it(tmp_path: Path) -> None:
 def test_the_identity_inputs_are_plain_json(tmp_path: Path, method: str) -> None:
     resolved = resolved_config(_config(tmp_path), RunSpec(method, 0.0 if method == "dense" else 0.9, 0))
     assert json.loads(json.dumps(resolved)) == resolved
+
+
+def test_structured_targets_add_runs_for_structured_methods_only(tmp_path: Path) -> None:
+    config = _config(tmp_path, methods=["random", "channel_l1"], sparsities=[0.9],
+                     structured_sparsities=[0.7, 0.9])
+    targets = {(s.method, s.target_sparsity) for s in grid(config) if s.method != "dense"}
+    assert targets == {("random", 0.9), ("channel_l1", 0.9), ("channel_l1", 0.7)}
+    assert "synthetic/resnet34/channel_l1/s0.7/seed0" in expected_identities(config)
+    assert "synthetic/resnet34/random/s0.7/seed0" not in expected_identities(config)
+    # Without the track, the grid is the plain method × sparsity × seed product.
+    plain = _config(tmp_path, methods=["random", "channel_l1"], sparsities=[0.9])
+    assert {s.target_sparsity for s in grid(plain) if s.method != "dense"} == {0.9}

@@ -27,6 +27,7 @@ backbone: resnet34
 profile: tiny
 methods: [random]
 sparsities: [0.5]
+structured_sparsities: []
 seeds: [0]
 data_root: {data}
 runs_root: runs
@@ -192,7 +193,7 @@ def test_aggregate_refuses_a_missing_runs_folder_and_writes_nothing(
 @pytest.mark.parametrize(
     ("edit", "needle"),
     [
-        (lambda t: t.replace("seeds: [0]\n", "seeds: [0]\nseeds: [1]\n"), "duplicate key 'seeds' (line 7, column 1)"),
+        (lambda t: t.replace("seeds: [0]\n", "seeds: [0]\nseeds: [1]\n"), "duplicate key 'seeds' (line 8, column 1)"),
         (lambda t: t.replace("seeds: [0]", "seeds: [0"), "not valid YAML at line"),
         (lambda t: t.replace("  tiny: {width_mult", "  tiny: {lr: -0.001, width_mult"), "lr must be positive"),
         (lambda t: t.replace("crop: null,\n          eval", "crop: [64, 64],\n          eval"),

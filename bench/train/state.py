@@ -178,10 +178,12 @@ def build_state(
     method = cls(params)
     if watch_method is not None:
         watch_method(method)
-    # Not the fused kernel: ~15% cheaper on a small CPU step, but a resumed AdapMTL run then
+    # foreach: one kernel per state tensor kind instead of one per parameter (~8% of a
+    # synthetic_cpu run, docs/performance.md). Not the fused kernel: a resumed AdapMTL run then
     # differs from an uninterrupted one (bench check-method adapmtl, "resume gives the same result").
     optimizer = torch.optim.Adam(
-        model.parameters(), lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay
+        model.parameters(), lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay,
+        foreach=True,
     )
     total = iterations if iterations is not None else recipe.iterations
     ctx = Context(
