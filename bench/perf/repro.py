@@ -74,7 +74,7 @@ def time_repro(src: Path, work: Path) -> dict[str, Any]:
         "load_average_after": os.getloadavg(), "files_copied": n_files,
         "source_commit": commit.stdout.strip() or None,
         "params": {k: params.get(k) for k in ("dataset", "backbone", "profile", "methods",
-                                              "sparsities", "seeds")},
+                                              "sparsities", "structured_sparsities", "seeds")},
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "stderr_tail": proc.stderr[-2000:],

@@ -178,9 +178,9 @@ def build_state(
     method = cls(params)
     if watch_method is not None:
         watch_method(method)
-    # foreach: one kernel per state tensor kind instead of one per parameter (~8% of a
-    # synthetic_cpu run, docs/performance.md). Not the fused kernel: a resumed AdapMTL run then
-    # differs from an uninterrupted one (bench check-method adapmtl, "resume gives the same result").
+    # foreach: one kernel per kind of state instead of one per parameter (~7% of a synthetic_cpu
+    # step, same results: docs/performance.md, "Budget"). Not the fused kernel: a resumed
+    # AdapMTL run then differs from an uninterrupted one (bench check-method adapmtl).
     optimizer = torch.optim.Adam(
         model.parameters(), lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay,
         foreach=True,
