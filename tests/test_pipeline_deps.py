@@ -19,13 +19,19 @@ from bench.registry import discover
 
 ROOT = Path(__file__).parents[1]
 _PACKAGES = ("bench", "methods", "datasets")
-_PROBE = """
-import json, sys
-from pathlib import Path
+_TRAINING = """
 import bench.cli.grid, bench.grid.job, bench.grid.local, bench.train
 from bench.registry import get_method_class
 for slug in sys.argv[1:]:
     get_method_class(slug)
+"""
+# The modules measure_latency imports when it runs (bench.structured, bench.models) are imported
+# up front: a change to how a structured model is rebuilt must re-time it.
+_LATENCY = "import bench.cli.latency, bench.perf.latency, bench.structured, bench.models"
+_PROBE = """
+import json, sys
+from pathlib import Path
+{imports}
 root = Path.cwd().resolve()
 files = set()
 for module in list(sys.modules.values()):
@@ -36,8 +42,9 @@ print(json.dumps(sorted(files)))
 """
 
 
-def _imported(slugs: list[str]) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", _PROBE, *slugs], cwd=ROOT, check=True,
+def _imported(slugs: list[str], imports: str = _TRAINING) -> list[str]:
+    probe = _PROBE.format(imports=imports)
+    out = subprocess.run([sys.executable, "-c", probe, *slugs], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
     return [f for f in json.loads(out) if f.split("/")[0] in _PACKAGES]
 
@@ -67,3 +74,12 @@ def test_single_task_stage_trains_under_the_dense_stage_parameters() -> None:
     assert "single_task_references" in stages["single_task"]["params"]
     assert "single_task_references" in stages["aggregate"]["params"]
     assert "--single-task" in stages["single_task"]["cmd"]
+
+
+def test_latency_stage_depends_on_the_code_that_times_and_rebuilds_models() -> None:
+    timing = [f for f in _imported([], _LATENCY)
+              if f.startswith(("bench/perf/", "bench/models/", "bench/structured.py"))]
+    assert "bench/perf/sparse_conv.py" in timing
+    deps = _stage_deps("latency")
+    missing = [f for f in timing if not _covered(f, deps)]
+    assert not missing, f"dvc.yaml stage 'latency' lacks code dependencies: {missing}"
