@@ -82,7 +82,7 @@ SKIP: dict[str, str] = {
     "bench grid -j 2 --threads 1": "trains the whole grid (minutes); tests/test_grid.py",
     "bench grid -j N": PLACEHOLDER,
     "bench latency --grid": "times every run of the grid; tests/test_perf.py",
-    "bench latency --grid --threads 1 --repeats 30 --warmup 3 --input-size 128 128":
+    "bench latency --grid --threads 1 --repeats 15 --warmup 2 --input-size 128 128":
         "times every run of the grid; tests/test_perf.py",
     "bench perf": "times every method (minutes); tests/test_bench_perf.py",
     "bench perf --device cuda": "needs a GPU",

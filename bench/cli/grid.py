@@ -110,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--jobs: must be 0 (all at once) or more, got {args.jobs}")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads: must be at least 1, got {args.threads}")
+    if args.executor == "local" and args.status is None and not (args.dry_run or args.commit):
+        from bench.grid.local import start_fork_server
+
+        start_fork_server()
     config = load_grid_config(args)
     if args.status is not None:
         from bench.grid.slurm import latest_submission, read_submission

@@ -46,6 +46,16 @@ def _fresh_process_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def start_fork_server() -> None:
+    """Start the fork server now, so that its imports (seconds) overlap the caller's own start
+    (loading the configuration, planning the grid) instead of following it."""
+    context = _fresh_process_context()
+    if context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def _child_init(threads: int) -> None:
     # Before the run is unpickled (which may import torch) in the fresh process.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
