@@ -17,9 +17,9 @@ from torch import nn
 from bench.cli import main
 from bench.config import Config, load_config
 from bench.conformance import tiny_config
-from bench.perf.latency import CsrConv2d, swap_convs
 from bench.perf.projection import PAPER_GRID, project, project_all
 from bench.perf.semi import MatmulConv2d, two_four_mask
+from bench.perf.sparse_conv import CsrConv2d, swap_convs
 from bench.perf.steps import measure_steps
 from bench.runs import RunSpec
 from bench.train import TrainOptions, train_run

@@ -96,17 +96,15 @@ class Dropout(nn.Dropout):
 
 def _branch(in_channels: int, hidden: int, out_channels: int, rate: int,
             dropout: float, gain: float) -> nn.Sequential:
-    layers: list[tuple[str, nn.Module]] = [
-        ("conv1", AtrousConv2d(in_channels, hidden, 3, padding=rate, dilation=rate)),
+    def gained(name: str, conv: nn.Conv2d) -> list[tuple[str, nn.Module]]:
+        return ([(f"gain_{name}", Gain(gain))] if gain != 1 else []) + [(name, conv)]
+
+    return nn.Sequential(OrderedDict([
+        *gained("conv1", AtrousConv2d(in_channels, hidden, 3, padding=rate, dilation=rate)),
         ("relu1", nn.ReLU(inplace=True)),
         ("drop1", Dropout(dropout)),
-        ("conv2", nn.Conv2d(hidden, hidden, 1)),
+        *gained("conv2", nn.Conv2d(hidden, hidden, 1)),
         ("relu2", nn.ReLU(inplace=True)),
         ("drop2", Dropout(dropout)),
-        ("classifier", nn.Conv2d(hidden, out_channels, 1)),
-    ]
-    if gain != 1:
-        for conv in ("classifier", "conv2", "conv1"):
-            at = next(i for i, (name, _) in enumerate(layers) if name == conv)
-            layers.insert(at, (f"gain_{conv}", Gain(gain)))
-    return nn.Sequential(OrderedDict(layers))
+        *gained("classifier", nn.Conv2d(hidden, out_channels, 1)),
+    ]))

@@ -35,12 +35,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.perf.sparse_conv import CsrConv2d, UnfoldConv2d, swap_convs
+from bench.perf.sparse_conv import CsrConv2d, swap_convs
 
 SCHEMA = "bench-latency/1"
 LATENCY_FILE = "latency.json"
 FALLBACK_EVAL_SIZE = {"nyuv2": (480, 640), "taskonomy": (256, 256)}
-__all__ = ["CsrConv2d", "UnfoldConv2d", "measure_latency", "median_ms", "swap_convs"]
 
 
 def median_ms(fn: Callable[[], Any], repeats: int, warmup: int, device: torch.device) -> list[float]:

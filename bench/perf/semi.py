@@ -25,7 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.perf.latency import UnfoldConv2d, median_ms, swap_convs
+from bench.perf.latency import median_ms
+from bench.perf.sparse_conv import UnfoldConv2d, swap_convs
 
 
 def two_four_mask(weight2d: torch.Tensor) -> torch.Tensor:
