@@ -15,6 +15,7 @@ from fixtures.tiny_mtl import (
     assert_same_weights,
     n_prunable,
     one_thread,
+    run_method,
     run_with_resume,
     tiny_ctx,
     train,
@@ -44,12 +45,7 @@ def build(slug: str, **params: Any) -> AdapMTLBase:
 
 
 def full_run(slug: str, target: float, seed: int = 0, **params: Any) -> tuple[AdapMTLBase, Context]:
-    ctx = make_ctx(target, seed)
-    method = build(slug, **params)
-    method.setup(ctx)
-    train(method, ctx)
-    method.finalize(ctx)
-    return method, ctx
+    return run_method(build(slug, **params), make_ctx(target, seed))
 
 
 def test_registered() -> None:

@@ -16,6 +16,7 @@ from fixtures.tiny_mtl import (
     from_dense,
     n_prunable,
     one_thread,
+    run_method,
     run_with_resume,
     tiny_ctx,
     train,
@@ -54,12 +55,7 @@ def build(slug: str, params: Any = None) -> PruningMethod:
 def full_run(
     slug: str, target: float, seed: int = 0, params: Any = None
 ) -> tuple[PruningMethod, Context]:
-    ctx = ctx_for(slug, target, seed)
-    method = build(slug, params)
-    method.setup(ctx)
-    train(method, ctx)
-    method.finalize(ctx)
-    return method, ctx
+    return run_method(build(slug, params), ctx_for(slug, target, seed))
 
 
 def test_registered() -> None:

@@ -16,6 +16,7 @@ from fixtures.tiny_mtl import (
     from_dense,
     n_prunable,
     one_thread,
+    run_method,
     run_with_resume,
     tiny_ctx,
     train,
@@ -25,10 +26,7 @@ from bench.method import Context, PruningMethod
 from bench.registry import broken, discover
 from methods._disparse import per_task_gradients, per_task_magnitude, union_arbiter
 from methods.disparse_dynamic import (
-    DisparseDynamic,
     DisparseDynamicParams,
-    drop_and_grow,
-    erk_counts,
 )
 from methods.disparse_pt import DisparsePt, DisparsePtParams
 from methods.disparse_static import DisparseStaticParams
@@ -62,12 +60,7 @@ def build(slug: str, params: Any = None) -> PruningMethod:
 def full_run(
     slug: str, target: float, seed: int = 0, params: Any = None, total: int = STEPS
 ) -> tuple[PruningMethod, Context]:
-    ctx = ctx_for(slug, target, seed, total)
-    method = build(slug, params)
-    method.setup(ctx)
-    train(method, ctx)
-    method.finalize(ctx)
-    return method, ctx
+    return run_method(build(slug, params), ctx_for(slug, target, seed, total))
 
 
 def test_registered() -> None:
@@ -248,76 +241,3 @@ def test_pt_gradient_score() -> None:
     method, ctx = full_run("disparse_pt", 0.7, params=params)
     assert ctx.cost.extra_forward_backward == 1
     assert sum(int((~m).sum()) for m in method.masks.values()) == round(0.7 * n_prunable(ctx))
-
-
-def test_erk_counts_exact_and_dense_layers_capped() -> None:
-    shapes = {"stem": (8, 3, 7, 7), "a": (16, 8, 3, 3), "b": (64, 64, 3, 3), "c": (4, 64, 1, 1)}
-    total = sum(math.prod(s) for s in shapes.values())
-    for s in (0.0, 0.5, 0.7, 0.9, 0.95, 0.99):
-        counts = erk_counts(shapes, s, 1.0)
-        assert sum(counts.values()) == total - round(s * total)
-        assert all(0 <= counts[n] <= math.prod(shapes[n]) for n in shapes)
-    counts = erk_counts(shapes, 0.9, 1.0)
-    assert counts["c"] == 256  # dense: its ERK density would exceed 1
-    dens = {n: counts[n] / math.prod(shapes[n]) for n in shapes}
-    assert dens["b"] < dens["stem"] < dens["a"] < 1
-    raw = {n: sum(shapes[n]) / math.prod(shapes[n]) for n in shapes}  # ERK: density ∝ raw
-    assert dens["a"] / dens["stem"] == pytest.approx(raw["a"] / raw["stem"], rel=1e-2)
-    assert erk_counts(shapes, 0.5, 1.0)["b"] == 17140  # stem, a, c dense; b takes the rest
-
-
-def test_drop_and_grow_keeps_count_and_uses_union_of_task_ranks() -> None:
-    weight = torch.tensor([5.0, 1.0, 4.0, 0.5, 0, 0, 0, 0])
-    mask = weight != 0
-    g1 = torch.tensor([0, 0, 0, 0, 9.0, 8.0, 0.1, 0.2])
-    g2 = torch.tensor([0, 0, 0, 0, 0.1, 0.2, 7.0, 0.3])
-    new = drop_and_grow(weight, mask, [g1, g2], 2)  # drop 0.5 and 1.0; task 1 → 4, task 2 → 6
-    assert new.tolist() == [True, False, True, False, True, False, True, False]
-    new = drop_and_grow(weight, mask, [g1], 2)
-    assert new.tolist() == [True, False, True, False, True, True, False, False]
-    new = drop_and_grow(weight, mask, [g1, g2], 3)  # 3rd: best rank 1 → task 1's #2 (index 5)
-    assert int(new.sum()) == 4 and new[5] and new[4] and new[6]
-
-
-@pytest.mark.parametrize("total,interval,expected", [(16, 4, [4, 8]), (17, 4, [4, 8, 12]), (3, 10, []), (1, 10, []), (2, 1, [1])])
-def test_dynamic_schedule_and_short_runs(total: int, interval: int, expected: list[int]) -> None:
-    params = DisparseDynamicParams(min_update_interval=interval, update_interval_fraction=1e-4)
-    method, ctx = full_run("disparse_dynamic", 0.9, params=params, total=total)
-    assert method.update_steps(ctx) == expected  # type: ignore[attr-defined]
-    assert ctx.cost.rounds == len(expected)
-    assert ctx.cost.extra_forward_backward == len(expected) * params.calibration_batches
-    assert sum(int((~m).sum()) for m in method.masks.values()) == round(0.9 * n_prunable(ctx))  # type: ignore[attr-defined]
-
-
-def test_dynamic_update_phase_ending_on_an_update_step_runs_to_completion() -> None:
-    # stop = 0.75·16 = 12 is a multiple of the interval (the step where the public code crashes);
-    # and stop_fraction 1.0 puts the last candidate update on the final step.
-    for stop_fraction in (0.75, 1.0):
-        params = DisparseDynamicParams(min_update_interval=4, stop_fraction=stop_fraction)
-        method, ctx = full_run("disparse_dynamic", 0.9, params=params, total=16)
-        assert ctx.cost.rounds == (2 if stop_fraction == 0.75 else 3)
-        assert method.drop_fraction_at(ctx, 0) == 0.5  # type: ignore[attr-defined]
-
-
-def test_dynamic_counts_per_layer_fixed_and_regrown_start_at_zero_with_fresh_adam() -> None:
-    ctx = make_ctx(0.9, total=16)
-    method = DisparseDynamic(DisparseDynamicParams(min_update_interval=4))
-    method.setup(ctx)
-    train(method, ctx, 0, 3)
-    before = {n: m.clone() for n, m in method.masks.items()}
-    counts = {n: int(m.sum()) for n, m in before.items()}
-    train(method, ctx, 3, 4)
-    assert ctx.cost.rounds == 1 and ctx.cost.notes["weights_regrown"] > 0
-    changed = 0
-    for w in ctx.all_prunable():
-        new = method.masks[w.name]
-        assert int(new.sum()) == counts[w.name]
-        fresh = new & ~before[w.name]
-        changed += int(fresh.sum())
-        assert torch.all(w.weight[fresh] == 0)
-        state = ctx.optimizer.state[w.param]
-        assert torch.all(state["exp_avg"][fresh] == 0) and torch.all(state["exp_avg_sq"][fresh] == 0)
-    assert changed == ctx.cost.notes["weights_regrown"]
-    train(method, ctx, 4)
-    method.finalize(ctx)
-    assert sum(int((~m).sum()) for m in method.masks.values()) == round(0.9 * n_prunable(ctx))
