@@ -17,6 +17,8 @@ import yaml
 from bench.typed import ConfigError, build, to_dict
 
 BACKBONES = ("resnet34", "mobilenetv2")
+# The smallest synthetic image side the generator renders (datasets/synthetic.py).
+MIN_SYNTHETIC_SIZE = 8
 DEFAULT_PARAMS = Path("params.yaml")
 
 
@@ -97,6 +99,19 @@ class SyntheticData:
     num_test: int = 128
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        # What the generator can render (datasets/synthetic.py); the benchmark's runs also need
+        # non-empty val and test splits (Config checks those).
+        for name in ("height", "width"):
+            size = getattr(self, name)
+            if size < MIN_SYNTHETIC_SIZE:
+                raise ValueError(f"{name} must be at least {MIN_SYNTHETIC_SIZE}, got {size}")
+        if self.num_train <= 0:
+            raise ValueError(f"num_train must be positive, got {self.num_train}")
+        for name in ("num_val", "num_test", "seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
 
 @dataclass(frozen=True)
 class Cluster:
@@ -163,6 +178,7 @@ class Config:
             )
         for s in (*self.sparsities, *self.structured_sparsities):
             check_target_sparsity(s)
+        check_grid_lists(self)
 
     @property
     def recipe(self) -> Profile:
@@ -182,6 +198,29 @@ def check_target_sparsity(value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"target sparsity must be in [0, 1), got {value!r}")
     return float(value)
+
+
+def check_grid_lists(config: Config) -> None:
+    """The grid's lists name each run once: no value twice (it would plan the same runs twice),
+    at least one seed, non-negative seeds; runs evaluate on non-empty val and test splits."""
+    for key in ("methods", "sparsities", "structured_sparsities", "seeds"):
+        values = getattr(config, key)
+        for value in dict.fromkeys(values):
+            count = values.count(value)
+            if count > 1:
+                times = "twice" if count == 2 else f"{count} times"
+                raise ValueError(f"{key}: {value!r} appears {times}")
+    if not config.seeds:
+        raise ValueError("seeds: at least one seed is needed")
+    negative = [seed for seed in config.seeds if seed < 0]
+    if negative:
+        raise ValueError(f"seeds: must be >= 0, got {negative[0]}")
+    for name in ("num_val", "num_test"):
+        if getattr(config.synthetic, name) <= 0:
+            raise ValueError(
+                f"synthetic: {name} must be positive (every run is evaluated on it), "
+                f"got {getattr(config.synthetic, name)}"
+            )
 
 
 def load_config(path: str | Path = DEFAULT_PARAMS, overrides: dict[str, Any] | None = None) -> Config:
@@ -259,6 +298,15 @@ def validate_methods(config: Config, where: str) -> None:
             get_method_class(slug)
         except KeyError as exc:
             raise ConfigError(f"{where}: methods: {exc.args[0]}") from None
+    for slug in config.methods:
+        # A method with no target sparsity would silently plan no runs.
+        structured = config.structured_sparsities and get_method_class(slug).changes_architecture
+        if slug != "dense" and not config.sparsities and not structured:
+            raise ConfigError(
+                f"{where}: sparsities: at least one target is needed for method {slug!r}"
+                + (" (structured_sparsities apply to channel-removing methods only)"
+                   if config.structured_sparsities else "")
+            )
     for slug, params in config.method_params.items():
         try:
             cls = get_method_class(slug)

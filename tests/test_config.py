@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest_slurm import bench
+from conftest_slurm import write_params as write_tiny_params
 
 from bench.cli import main
 from bench.config import load_config
@@ -95,3 +97,55 @@ def test_cli_refuses_bad_run_arguments(argv: list[str], capsys: pytest.CaptureFi
     code = main([*argv[:1], "--params", str(ROOT / "params.yaml"), *argv[1:]])
     assert code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+TINY_SYNTHETIC = {"height": 32, "width": 32, "num_train": 16, "num_val": 8, "num_test": 8, "seed": 0}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"seeds": [0, 0]}, "seeds: 0 appears twice"),
+        ({"seeds": [1, 0, 1, 1]}, "seeds: 1 appears 3 times"),
+        ({"seeds": []}, "seeds: at least one seed is needed"),
+        ({"seeds": [0, -1]}, "seeds: must be >= 0, got -1"),
+        ({"methods": ["random", "random"]}, "methods: 'random' appears twice"),
+        ({"sparsities": [0.5, 0.5]}, "sparsities: 0.5 appears twice"),
+        ({"structured_sparsities": [0.7, 0.7]}, "structured_sparsities: 0.7 appears twice"),
+        ({"sparsities": []}, "sparsities: at least one target is needed for method 'random'"),
+        ({"sparsities": [], "structured_sparsities": [0.7]},
+         "sparsities: at least one target is needed for method 'random' "
+         "(structured_sparsities apply to channel-removing methods only)"),
+        ({"synthetic": {**TINY_SYNTHETIC, "num_train": 0}},
+         "synthetic: num_train must be positive, got 0"),
+        ({"synthetic": {**TINY_SYNTHETIC, "num_val": 0}},
+         "synthetic: num_val must be positive (every run is evaluated on it), got 0"),
+        ({"synthetic": {**TINY_SYNTHETIC, "num_test": 0}},
+         "synthetic: num_test must be positive (every run is evaluated on it), got 0"),
+        ({"synthetic": {**TINY_SYNTHETIC, "num_val": -3}}, "synthetic: num_val must be >= 0, got -3"),
+        ({"synthetic": {**TINY_SYNTHETIC, "height": 0}}, "synthetic: height must be at least 8, got 0"),
+        ({"synthetic": {**TINY_SYNTHETIC, "width": 4}}, "synthetic: width must be at least 8, got 4"),
+        ({"synthetic": {**TINY_SYNTHETIC, "seed": -1}}, "synthetic: seed must be >= 0, got -1"),
+    ],
+)
+def test_a_malformed_grid_exits_2_at_validation(tmp_path: Path, changes: dict, message: str) -> None:
+    """The grid a params file asks for is well-formed: a value given twice would count the same
+    runs twice, no seed would plan no runs, an empty or too small synthetic split would stop
+    later with a traceback. `bench grid --dry-run` (a subprocess: stderr as a user sees it)
+    refuses each at validation with one line naming the key."""
+    write_tiny_params(tmp_path, **changes)
+    done = bench(tmp_path, "grid", "--dry-run", check=False, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"bench grid: error: params.yaml: {message}\n"
+    assert done.stdout == ""
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_tiny_grid_itself_is_well_formed(tmp_path: Path) -> None:
+    """The base of the cases above is valid, so each case fails for its own key only; a target
+    listed in both sparsity lists is fine (structured methods run it once)."""
+    load_config(write_tiny_params(tmp_path, methods=["random", "channel_l1"], sparsities=[0.7],
+                                  structured_sparsities=[0.7], method_params={"random": {}}))
+    load_config(write_tiny_params(tmp_path, methods=["channel_l1"], sparsities=[],
+                                  structured_sparsities=[0.7], method_params={}))
+    load_config(write_tiny_params(tmp_path, methods=[], sparsities=[], method_params={}))
