@@ -56,12 +56,20 @@ def git_dirty(root: Path | None = None) -> bool | None:
     return bool(status) if status is not None else None
 
 
+def cpu_capability() -> str:
+    """The CPU kernel set ATen dispatches to ("DEFAULT", "AVX2", "AVX512", ...), as torch reports
+    it: the best the CPU supports, unless the environment variable ATEN_CPU_CAPABILITY (e.g.
+    `avx2`, `default`) chose another. CPU results can differ between kernel sets."""
+    return str(torch.backends.cpu.get_cpu_capability())
+
+
 def provenance(device: torch.device) -> dict[str, Any]:
     return {
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": git_dirty(),
         "bench_version": bench.__version__,
         "torch_version": torch.__version__,
+        "cpu_capability": cpu_capability(),
         "python_version": sys.version.split()[0],
         "device": str(device),
         "device_name": device_name(device),

@@ -154,6 +154,7 @@ def test_outputs_json_and_csv(runs: Path, tmp_path: Path) -> None:
     assert on_disk["tables"] == lb["tables"] and on_disk["schema_version"] == 2
     assert set(on_disk) >= {"generated_at", "rules", "counts", "tables", "invalid", "provenance"}
     assert on_disk["provenance"]["torch_versions"] == {"2.13.0": 15}
+    assert on_disk["provenance"]["cpu_capabilities"] == {"AVX2": 15}
     assert on_disk["provenance"]["devices"] == {"cpu / fixture-cpu": 15}
     frame = pd.read_csv(out / "leaderboard.csv")
     assert len(frame) == 2 * 4

@@ -58,6 +58,7 @@ def test_pages_tables_and_figures(built: tuple[Path, dict[str, Any]]) -> None:
             assert (html.parent / src[0]).is_file() and src[1], (html, src)
     assert "non-finite loss at step 17 in task normal" in index
     assert "0123456789abcdef0123456789abcdef01234567" in index  # provenance footer
+    assert "<dt>CPU kernels</dt>" in index and "<code>AVX2</code>" in index
     assert (site / "static" / "report.js").is_file() and (site / "static" / "report.css").is_file()
 
 

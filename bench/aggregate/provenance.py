@@ -1,4 +1,5 @@
-"""What the ranked results were made with: commits, versions, devices, counted (docs/report.md)."""
+"""What the ranked results were made with: commits, versions, CPU kernels, devices, counted
+(docs/report.md). Reads result.json only: no torch here."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ def provenance_counts(parsed: list[dict[str, Any]]) -> dict[str, Any]:
         "git_dirty_runs": sum(1 for p in prov if p.get("git_dirty")),
         "bench_versions": count("bench_version"),
         "torch_versions": count("torch_version"),
+        # The CPU kernel set torch dispatched to (provenance.cpu_capability); runs recorded
+        # before it was are not counted.
+        "cpu_capabilities": count("cpu_capability"),
         "python_versions": count("python_version"),
         "devices": count("device", "device_name"),
     }
