@@ -114,6 +114,22 @@ class SyntheticData:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """How much training a row costs (docs/protocol.md §9). `equal`: every row trains one dense
+    budget from initialisation — from-dense methods branch off the dense run at
+    `branch_fraction` of its steps (its `branch.pt`) and train the rest. `paper`: the papers'
+    recipe — from-dense methods start from the fully trained dense run and train a full budget
+    more (2.0 budgets); the leaderboard ranks them in tables of their own."""
+
+    mode: Literal["equal", "paper"] = "equal"
+    branch_fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.branch_fraction < 1:
+            raise ValueError(f"branch_fraction must be in (0, 1), got {self.branch_fraction}")
+
+
+@dataclass(frozen=True)
 class Cluster:
     """Resources per run on a Slurm cluster (see docs/cluster.md)."""
 
@@ -161,6 +177,7 @@ class Config:
     method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Train a dense single-task network per task and seed: the reference of Δm (protocol §2).
     single_task_references: bool = True
+    budget: Budget = field(default_factory=Budget)
     synthetic: SyntheticData = field(default_factory=SyntheticData)
     cluster: Cluster = field(default_factory=Cluster)
     data_root: str = "data"

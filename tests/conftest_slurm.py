@@ -72,7 +72,7 @@ def assert_same_runs(a: Path, b: Path) -> None:
         ra, rb = (json.loads((root / name).read_text()) for root in (a, b))
         for key in ("status", "metrics", "val_metrics", "sparsity"):
             assert ra[key] == rb[key], f"{name}: {key} differs"
-        assert ra["provenance"]["config_hash"] == rb["provenance"]["config_hash"]
+        assert ra["identity"] == rb["identity"]
         wa, wb = (torch.load(root / name.parent / "model.pt", weights_only=True) for root in (a, b))
         assert wa.keys() == wb.keys()
         assert all(torch.equal(wa[k], wb[k]) for k in wa), f"{name}: model.pt differs"

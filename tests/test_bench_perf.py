@@ -23,7 +23,7 @@ import pytest
 from bench import registry
 from bench.config import Config, load_config
 from bench.perf.steps import MethodRunner, measure_steps, with_profile
-from bench.runs import RunSpec
+from bench.record.spec import RunSpec
 
 pytestmark = pytest.mark.bench
 METHODS = sorted(registry.discover())

@@ -20,17 +20,19 @@ from bench.cli import main
 from bench.cli.grid import cluster_overrides
 from bench.config import load_config
 from bench.grid.job import RunJob, preempt_signal
-from bench.grid.plan import expected_hash, plan
+from bench.grid.plan import expected_identity, plan
 from bench.grid.slurm import executor_parameters
 from bench.io import write_json_atomic
-from bench.runs import RunSpec, run_dir
+from bench.record.spec import RunSpec, run_dir
 from bench.train import TrainOptions, train_run
 
 
-def fake_result(config: Any, spec: RunSpec, status: str = "ok", config_hash: str | None = None) -> None:
+def fake_result(config: Any, spec: RunSpec, status: str = "ok", identity: str | None = None,
+                inputs: dict[str, Any] | None = None) -> None:
+    wanted, wanted_inputs = expected_identity(config, spec)
     write_json_atomic(run_dir(config, spec) / "result.json", {
         "status": status, "reason": "non-finite loss at step 3 in task normal" if status != "ok" else None,
-        "provenance": {"config_hash": config_hash or expected_hash(config, spec)},
+        "identity": identity or wanted, "provenance": {"config": inputs or wanted_inputs},
     })
 
 
@@ -45,12 +47,14 @@ def test_dry_run_lists_every_run_of_the_pipeline_with_its_state(
                      RunSpec("random", 0.5, 0), RunSpec("random", 0.5, 1)]
     fake_result(config, specs[0])
     fake_result(config, specs[1], status="failed")
-    fake_result(config, specs[2], config_hash="0123456789abcdef")
+    _, inputs = expected_identity(config, specs[2])
+    edited = {**inputs, "code": {"files": {**inputs["code"]["files"], "methods/random.py": "0" * 16}}}
+    fake_result(config, specs[2], identity="0123456789abcdef", inputs=edited)
     assert main(["grid", "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["done", "runs/synthetic/resnet34/dense/s0.0/seed0"]
     assert lines[1].startswith("failed   runs/synthetic/resnet34/dense/s0.0/seed1  (non-finite loss")
-    assert lines[2].startswith("stale    runs/synthetic/resnet34/random/s0.5/seed0  (config hash 0123")
+    assert lines[2].startswith("stale    runs/synthetic/resnet34/random/s0.5/seed0  (code changed: methods/random.py)")
     assert lines[3].split() == ["missing", "runs/synthetic/resnet34/random/s0.5/seed1"]
     assert lines[4] == "4 runs: 1 done, 1 missing, 1 failed, 1 stale"
 

@@ -12,7 +12,7 @@ import torch
 from bench.config import load_config
 from bench.data import PreparedDataset, eval_batches
 from bench.metrics import MultiTaskEvaluator
-from bench.runs import RunSpec
+from bench.record.spec import RunSpec
 from bench.train import TrainOptions, train_run
 from bench.train.setup import prepared_root
 

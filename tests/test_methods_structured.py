@@ -11,7 +11,7 @@ import torch
 
 from bench.conformance import TINY, tiny_config
 from bench.models import build_model
-from bench.runs import RunSpec, dense_spec, run_dir
+from bench.record.spec import RunSpec, dense_spec, run_dir
 from bench.structured import dense_model, measure_structured, rebuild_model
 from bench.train import TrainOptions, train_run
 from methods._structured import ChannelPlan, fixed_interfaces

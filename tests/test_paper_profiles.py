@@ -10,7 +10,7 @@ import torch
 
 from bench.config import SyntheticData, load_config
 from bench.models import build_model
-from bench.runs import RunSpec
+from bench.record.spec import RunSpec
 from bench.train import TrainOptions, train_run
 from datasets.registry import dataset_spec
 

@@ -21,7 +21,7 @@ from bench.perf.projection import PAPER_GRID, project, project_all
 from bench.perf.semi import MatmulConv2d, two_four_mask
 from bench.perf.sparse_conv import CsrConv2d, swap_convs
 from bench.perf.steps import measure_steps
-from bench.runs import RunSpec
+from bench.record.spec import RunSpec
 from bench.train import TrainOptions, train_run
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

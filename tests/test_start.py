@@ -1,9 +1,12 @@
-"""Where a run starts (bench/train/start.py): a from-dense method gets exactly the dense run's
-model.pt before it prunes, the lottery ticket the dense run's rewind checkpoint, the dense run
-saves that checkpoint once (kept across a resume), and result.json records start and budget."""
+"""Where a run starts (bench/train/start.py): under the equal budget a from-dense method gets
+exactly the dense run's branch point (branch.pt) and trains the rest of one budget; under the
+papers' budget it gets the dense run's model.pt and trains a full budget more; the lottery ticket
+gets the dense run's rewind checkpoint; the dense run saves its checkpoints once (kept across a
+resume), and result.json records start and budget."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,13 +14,20 @@ from typing import Any
 import pytest
 import torch
 
+from bench.config import Budget
 from bench.conformance import TINY, tiny_config
 from bench.errors import EXIT_CODES, RunFailedError
 from bench.method import PruningMethod
+from bench.record.spec import RunSpec, dense_spec, run_dir
 from bench.registry import discover
-from bench.runs import RunSpec, dense_spec, run_dir
 from bench.train import TrainOptions, train_run
-from bench.train.start import REWIND_FILE, MissingParentError, rewind_step_of
+from bench.train.start import (
+    BRANCH_FILE,
+    REWIND_FILE,
+    MissingParentError,
+    fraction_step,
+    rewind_step_of,
+)
 
 FROM_DENSE = sorted(s for s, cls in discover().items() if cls.start == "dense")
 
@@ -56,13 +66,16 @@ def test_the_from_dense_methods() -> None:
     assert FROM_DENSE == ["channel_l1", "channel_mtl", "disparse_pt", "imp", "lth"]
 
 
+@pytest.mark.parametrize("mode", ["equal", "paper"])
 @pytest.mark.parametrize("slug", FROM_DENSE)
-def test_from_dense_run_starts_from_the_dense_model_and_records_start_and_budget(
-    slug: str, tmp_path: Path
+def test_from_dense_run_starts_from_the_dense_run_and_records_start_and_budget(
+    slug: str, mode: str, tmp_path: Path
 ) -> None:
-    config = tiny_config(slug, {}, tmp_path)
+    config = dataclasses.replace(tiny_config(slug, {}, tmp_path), budget=Budget(mode))  # type: ignore[arg-type]
     parent = train_dense(config)
-    dense = torch.load(parent / "model.pt", weights_only=True)
+    branch = torch.load(parent / BRANCH_FILE, weights_only=True)
+    assert branch["step"] == fraction_step(TINY.iterations, 0.5)
+    dense = branch["model"] if mode == "equal" else torch.load(parent / "model.pt", weights_only=True)
     seen: dict[str, Any] = {}
     result = train_run(config, RunSpec(slug, 0.5, 0), TrainOptions(
         progress=False, watch_method=snapshot_at_prepare(seen)))
@@ -71,15 +84,17 @@ def test_from_dense_run_starts_from_the_dense_model_and_records_start_and_budget
     assert all(torch.equal(seen["model"][k], dense[k]) for k in dense), "not the dense weights"
     on_disk = json.loads((run_dir(config, RunSpec(slug, 0.5, 0)) / "result.json").read_text())
     parent_result = json.loads((parent / "result.json").read_text())
-    identity = parent_result.get("identity", parent_result["provenance"]["config_hash"])
     rewind = rewind_step_of(TINY.iterations, 0.05) if slug == "lth" else None
+    before = branch["step"] if mode == "equal" else TINY.iterations
     assert on_disk["start"] == {
-        "point": "dense", "parent": "synthetic/resnet34/dense/s0.0/seed0",
-        "parent_identity": identity, "rewind_step": rewind,
+        "point": "dense", "at": "branch" if mode == "equal" else "final",
+        "parent": "synthetic/resnet34/dense/s0.0/seed0",
+        "parent_identity": parent_result["identity"], "parent_steps": before, "rewind_step": rewind,
     }
-    assert on_disk["cost"]["budget_units"] == 2.0  # its own steps and the dense parent's
-    assert on_disk["cost"]["iterations"] == TINY.iterations == parent_result["cost"]["iterations"]
-    if slug == "lth":  # the ticket at step 0: the trained magnitude mask on rewind.pt's values
+    # Its own steps and the dense parent's before its start: one budget, or two.
+    assert on_disk["cost"]["budget_units"] == (1.0 if mode == "equal" else 2.0)
+    assert on_disk["cost"]["iterations"] == TINY.iterations - (before if mode == "equal" else 0)
+    if slug == "lth":  # the ticket at step 0: the magnitude mask on rewind.pt's values
         saved = torch.load(parent / REWIND_FILE, weights_only=True)
         assert saved["step"] == rewind == 1
         for k, v in seen["ticket"].items():
@@ -109,8 +124,12 @@ def test_missing_or_unfinished_parent_is_one_clear_error(tmp_path: Path) -> None
     assert not (run_dir(config, RunSpec("lth", 0.5, 0)) / "result.json").exists()
     train_dense(config)
     (parent / REWIND_FILE).unlink()
-    with pytest.raises(MissingParentError, match="rewind"):
+    with pytest.raises(MissingParentError, match="early checkpoint"):
         train_run(config, RunSpec("lth", 0.5, 0), TrainOptions(progress=False))
+    (parent / BRANCH_FILE).rename(parent / "aside.pt")
+    with pytest.raises(MissingParentError, match="branch point"):
+        train_run(config, RunSpec("imp", 0.5, 0), TrainOptions(progress=False))
+    (parent / "aside.pt").rename(parent / BRANCH_FILE)
     result = train_run(config, RunSpec("imp", 0.5, 0), TrainOptions(progress=False))
     assert result is not None and result["start"]["rewind_step"] is None  # imp needs no rewind
 
@@ -127,7 +146,7 @@ def test_rewind_checkpoint_is_saved_once_and_survives_resume(tmp_path: Path) -> 
     train_run(resumed, dense_spec(0), TrainOptions(progress=False, resume=True))
     assert (out / REWIND_FILE).stat().st_mtime_ns == stamp  # past the step: kept, not rewritten
     again = torch.load(out / REWIND_FILE, weights_only=True)
-    assert again["step"] == saved["step"] and again["config_hash"] == saved["config_hash"]
+    assert again["step"] == saved["step"] and again["identity"] == saved["identity"]
     assert all(torch.equal(again["model"][k], saved["model"][k]) for k in saved["model"])
 
 

@@ -14,12 +14,12 @@ from bench import registry
 from bench.cli import main
 from bench.config import Config
 from bench.errors import RunFailedError
-from bench.runs import RunSpec, run_dir
+from bench.record.spec import RunSpec, run_dir
 from bench.train import TrainOptions, train_run
 
 RESULT_KEYS = {
     "schema_version", "method", "dataset", "backbone", "profile", "target_sparsity", "seed",
-    "status", "reason", "sparsity", "metrics", "val_metrics", "delta_t", "method_params",
+    "status", "reason", "sparsity", "metrics", "val_metrics", "method_params",
     "cost", "provenance", "start", "identity", "setting_identity",
 }
 COST_KEYS = {
@@ -37,14 +37,14 @@ def test_dense_run_writes_a_complete_result(tiny: Config) -> None:
     assert on_disk == json.loads(json.dumps(result))
     assert set(on_disk) == RESULT_KEYS
     assert set(on_disk["cost"]) == COST_KEYS
-    assert on_disk["status"] == "ok" and on_disk["schema_version"] == 1
+    assert on_disk["status"] == "ok" and on_disk["schema_version"] == 2
     assert on_disk["sparsity"]["overall"] == 0.0
     assert set(on_disk["sparsity"]["by_component"]) == {"backbone", *on_disk["metrics"]}
     assert on_disk["metrics"]["segment_semantic"]["miou"] > 0
-    assert on_disk["delta_t"]["mean"] == 0.0  # the dense run is its own reference
     assert on_disk["cost"]["iterations"] == tiny.recipe.iterations
     assert on_disk["start"] == {"point": "init"} and on_disk["cost"]["budget_units"] == 1.0
     assert torch.load(out / "rewind.pt", weights_only=True)["step"] == 1  # 5% of 16 steps, ≥ 1
+    assert torch.load(out / "branch.pt", weights_only=True)["step"] == 8  # the branch point, 50%
     assert on_disk["cost"]["macs_sparse_theoretical"] == on_disk["cost"]["macs_dense"]
     prov = on_disk["provenance"]
     assert prov["torch_version"] == torch.__version__ and prov["config"]["seed"] == 0
@@ -65,7 +65,6 @@ def test_single_task_reference_has_only_its_task(tiny: Config) -> None:
     assert result["task"] == "normal" and result["method"] == "dense"
     assert set(result["metrics"]) == set(result["val_metrics"]) == {"normal"}
     assert set(result["sparsity"]["by_component"]) == {"backbone", "normal"}
-    assert result["delta_t"] is None  # scored by nothing: it is a reference
     assert result["provenance"]["config"]["task"] == "normal"
     assert result["identity"] != run_identity_of(tiny, RunSpec("dense", 0.0, 0))
     heads = {k.split(".")[1] for k in torch.load(out / "model.pt", weights_only=True)
@@ -74,7 +73,7 @@ def test_single_task_reference_has_only_its_task(tiny: Config) -> None:
 
 
 def run_identity_of(config: Config, spec: RunSpec) -> str:
-    from bench.runs import resolved_config, run_identity
+    from bench.record.identity import resolved_config, run_identity
 
     return run_identity(resolved_config(config, spec))
 

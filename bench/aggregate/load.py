@@ -5,17 +5,13 @@ Nothing here imports torch: results are read as JSON only.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSIONS = (1,)
-RESULT_FILE = "result.json"
-# A run whose measured overall sparsity is further than this from its target is not ranked.
-SPARSITY_TOLERANCE = 0.005
-_REQUIRED_STR = ("method", "dataset", "backbone", "profile")
+from bench.record.result import RESULT_FILE, SPARSITY_TOLERANCE, check_result, load_result
+
+__all__ = ["SPARSITY_TOLERANCE", "InvalidRun", "Run", "check_result", "load_runs", "read_run"]
 
 
 @dataclass(frozen=True)
@@ -81,68 +77,11 @@ class InvalidRun:
         return out
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_structure(r: Any) -> str | None:
-    if not isinstance(r, dict):
-        return "result.json is not a JSON object"
-    version = r.get("schema_version")
-    if version not in SCHEMA_VERSIONS:
-        return f"unknown schema_version {version!r} (supported: {SCHEMA_VERSIONS})"
-    for key in _REQUIRED_STR:
-        if not isinstance(r.get(key), str) or not r[key]:
-            return f"missing or non-string key {key!r}"
-    if not _number(r.get("target_sparsity")):
-        return "missing or non-numeric target_sparsity"
-    if not isinstance(r.get("seed"), int) or isinstance(r.get("seed"), bool):
-        return "missing or non-integer seed"
-    if r.get("status") not in ("ok", "failed"):
-        return f"unknown status {r.get('status')!r}"
-    return None
-
-
-def _check_outcome(r: dict[str, Any]) -> str | None:
-    if r["status"] == "failed":
-        return f"run failed: {r.get('reason') or 'no reason given'}"
-    sparsity = r.get("sparsity")
-    if not isinstance(sparsity, dict) or not _number(sparsity.get("overall")):
-        return "missing measured sparsity.overall"
-    by_component = sparsity.get("by_component")
-    if not isinstance(by_component, dict) or not all(_number(v) for v in by_component.values()):
-        return "missing or non-numeric sparsity.by_component"
-    metrics = r.get("metrics")
-    if not isinstance(metrics, dict) or not metrics:
-        return "missing test metrics"
-    for task, values in metrics.items():
-        if not isinstance(values, dict):
-            return f"metrics.{task} is not an object"
-        for key, value in values.items():
-            if not _number(value):
-                return f"non-finite or non-numeric metric {task}.{key} = {value!r}"
-    off = abs(float(sparsity["overall"]) - float(r["target_sparsity"]))
-    if off > SPARSITY_TOLERANCE + 1e-9:
-        return (
-            f"measured sparsity {100 * sparsity['overall']:.2f}% is {100 * off:.2f} pp off the "
-            f"target {100 * r['target_sparsity']:.2f}% (tolerance {100 * SPARSITY_TOLERANCE:.1f} pp)"
-        )
-    return None
-
-
-def check_result(result: Any) -> str | None:
-    """Why a parsed result cannot be ranked, or None when it can (before the dense check)."""
-    return _check_structure(result) or _check_outcome(result)
-
-
 def read_run(result_file: Path, runs_root: Path) -> Run | InvalidRun:
     rel = result_file.parent.relative_to(runs_root).as_posix()
-    try:
-        result = json.loads(result_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        return InvalidRun(rel, f"unreadable result.json: {exc}")
-    except json.JSONDecodeError as exc:
-        return InvalidRun(rel, f"invalid JSON in result.json: {exc}")
+    result, unreadable = load_result(result_file)
+    if unreadable is not None:
+        return InvalidRun(rel, unreadable)
     reason = check_result(result)
     if reason is not None:
         return InvalidRun(rel, reason, result if isinstance(result, dict) else None)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.aggregate.load import Run
+from bench.record.identity import stale_reason
+from bench.record.result import RunResult
 
 
 @dataclass(frozen=True)
@@ -34,23 +36,8 @@ def split_stale(runs: list[Run], expected: Mapping[str, Expected]) -> tuple[list
         if want is None:
             reason = "not in the grid params.yaml asks for"
         else:
-            found = (run.result.get("provenance") or {}).get("config") or {}
-            reason = "trained with other settings: " + identity_diff(found, want.inputs)
+            reason = stale_reason(RunResult(run.result), want.inputs)
         stale.append({"path": run.path, "method": run.method, "task": run.task, "target_sparsity":
                       run.target_sparsity, "seed": run.seed, "identity": run.identity,
                       "reason": reason})
     return current, stale
-
-
-def identity_diff(found: Mapping[str, Any], wanted: Mapping[str, Any], prefix: str = "") -> str:
-    """The first few keys where a run's recorded identity inputs differ from the wanted ones."""
-    diffs: list[str] = []
-    for key in sorted(set(found) | set(wanted)):
-        a, b = found.get(key), wanted.get(key)
-        if a == b:
-            continue
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            diffs.append(identity_diff(a, b, f"{prefix}{key}."))
-        else:
-            diffs.append(f"{prefix}{key} {a!r} (params.yaml: {b!r})")
-    return "; ".join(d for d in diffs if d)[:300] or "unrecorded identity"

@@ -13,8 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "aggregate",
         help="runs/**/result.json -> reports/leaderboard.json and .csv",
         description="Read every result.json under --runs, compute ΔT per seed against the dense "
-        "reference, summarise over seeds with 95% intervals, rank groups and the null band, and "
-        "list invalid and stale runs with their reason. A run is stale when its identity differs "
+        "reference, summarise over seeds with 95% intervals, rank groups from pairwise tests, "
+        "a test against dense and the minimum detectable difference, one table per target and "
+        "budget, and list invalid and stale runs with their reason. A run is stale when its identity differs "
         "from what --params asks for at its path; stale runs are never ranked.",
     )
     parser.add_argument("--runs", default="runs", help="runs root (default: runs)")
@@ -41,7 +42,7 @@ def _handle(args: argparse.Namespace) -> int:
     if not args.any_identity:
         from bench.aggregate.staleness import Expected
         from bench.config import load_config
-        from bench.runs import expected_identities
+        from bench.record.identity import expected_identities
 
         wanted = expected_identities(load_config(args.params))
         expected = {path: Expected(identity, inputs) for path, (identity, inputs) in wanted.items()}
@@ -52,6 +53,14 @@ def _handle(args: argparse.Namespace) -> int:
         f"{counts['stale']} stale; "
         f"{len(leaderboard['tables'])} tables -> {Path(args.out) / 'leaderboard.json'}"
     )
+    for table in leaderboard["tables"]:
+        # One line per table: a table ranks one budget only, so its budget is part of the line.
+        budget, floor = table.get("budget_units"), table.get("noise_floor")
+        mdd = (table.get("minimum_detectable_difference") or {}).get("value")
+        print(f"  table {table['id']}: {len(table['entries'])} methods, budget "
+              + ("?" if budget is None else f"{budget:.2f}") + "× dense, dense 95% CI "
+              + ("–" if floor is None else f"±{floor['half_width']:.1f}")
+              + ", min. detectable difference " + ("–" if mdd is None else f"{mdd:.1f}"))
     for item in leaderboard["invalid"]:
         print(f"  invalid: {item['path']}: {item['reason']}")
     for item in leaderboard["stale"]:

@@ -14,7 +14,7 @@ from bench.cli._common import add_params_argument
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
-Run every run of the pipeline (`dvc repro`'s dense and prune stages: exactly bench.runs.grid of
+Run every run of the pipeline (`dvc repro`'s dense and prune stages: exactly bench.record.spec.grid of
 params.yaml) that is not done yet: missing, failed, or stale (written under another
 configuration). Finished runs whose configuration is unchanged are never rerun. Runs land in the
 same run directories as in the pipeline; afterwards `bench grid --commit` hands them to DVC and
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     runs = select(plan(config), args)
     if args.single_task and not config.single_task_references:
         # The pipeline's single_task stage still needs its (empty) output folder.
-        from bench.runs import SINGLE_TASK_DIR
+        from bench.record.spec import SINGLE_TASK_DIR
 
         (Path(config.runs_root) / config.dataset / config.backbone / SINGLE_TASK_DIR).mkdir(
             parents=True, exist_ok=True)

@@ -79,7 +79,7 @@ def _grid(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
     from bench.io import write_json_atomic
     from bench.perf.latency_grid import measure_grid
-    from bench.runs import grid, run_dir
+    from bench.record.spec import grid, run_dir
 
     config = load_config(args.params)
     seed = config.seeds[0] if args.seed is None else args.seed

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _throughput(config: Any, args: argparse.Namespace) -> dict[str, Any]:
     from bench.perf.throughput import eval_throughput, loader_throughput
-    from bench.runs import RunSpec
+    from bench.record.spec import RunSpec
     from bench.train.state import build_state
 
     state = build_state(config, RunSpec("dense", 0.0, args.seed), args.device, None)

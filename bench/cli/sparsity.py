@@ -36,10 +36,10 @@ def components_of(state: dict) -> dict[str, list[str]]:  # type: ignore[type-arg
 
 def _structured_result(run_dir: Path) -> dict | None:  # type: ignore[type-arg]
     """result.json of a structured run (its model.pt is a smaller network), else None."""
-    from bench.results import read_result
+    from bench.record.result import read_result
 
     result = read_result(run_dir)
-    return result if result and result.get("structured") else None
+    return result.data if result and result.data.get("structured") else None
 
 
 def run(args: argparse.Namespace) -> int:

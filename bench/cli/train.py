@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--sparsity is required for a pruning method")
         sparsity = 0.0
     try:
-        from bench.runs import RunSpec
+        from bench.record.spec import RunSpec
 
         spec = RunSpec(args.method, sparsity, args.seed, args.single_task)
     except ValueError as exc:
@@ -105,14 +105,14 @@ def run(args: argparse.Namespace) -> int:
     if result is None:
         print(f"stopped after {args.stop_after} steps; continue with --resume")
         return 0
-    if before is not None and result == before:
+    if before is not None and result == before.data:
         print(f"{out} is already finished; nothing to do (--force retrains it)")
         return 0
     summary = {
         "status": result["status"],
         "sparsity": result["sparsity"]["overall"],
-        "delta_t": (result["delta_t"] or {}).get("mean"),
         "train_seconds": result["cost"]["train_seconds"],
+        "budget_units": result["cost"].get("budget_units"),
     }
     print(json.dumps(summary))
     if scratch:
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_task(config: Any, task: str) -> None:
     from bench.errors import ConfigError
-    from bench.runs import dataset_tasks
+    from bench.record.spec import dataset_tasks
 
     tasks = dataset_tasks(config)
     if task not in tasks:
@@ -135,7 +135,7 @@ def _out_dir(args: argparse.Namespace, config: Any, spec: Any) -> tuple[Path, bo
     """Where the run goes, and whether that is the scratch folder: a run that overrides what
     params.yaml asks for must never land in (and replace) one of the pipeline's runs."""
     from bench.config import load_config
-    from bench.runs import run_dir
+    from bench.record.spec import run_dir
 
     if args.out is not None:
         return args.out, False

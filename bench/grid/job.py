@@ -25,7 +25,7 @@ from submitit.core.utils import DelayedSubmission
 
 from bench.config import Config
 from bench.errors import RunFailedError
-from bench.runs import RunSpec, run_dir
+from bench.record.spec import RunSpec, run_dir
 
 log = logging.getLogger(__name__)
 Handler = Callable[[int, FrameType | None], Any]
@@ -104,14 +104,14 @@ class RunJob(submitit.helpers.Checkpointable):
         return train_run(self.config, self.spec, options)
 
     def _summary(self, out: Path) -> dict[str, Any]:
-        from bench.results import read_result
+        from bench.record.result import read_result
 
-        result = read_result(out) or {}
-        if result.get("status") != "ok":
-            raise RunFailedError(f"{out}: {result.get('reason') or 'no result written'}")
+        result = read_result(out)
+        if result is None or not result.ok:
+            raise RunFailedError(f"{out}: {result.reason if result else 'no result written'}")
         return {
             "run_dir": str(out),
-            "status": result["status"],
-            "sparsity": result["sparsity"]["overall"],
-            "train_seconds": result["cost"]["train_seconds"],
+            "status": result.status,
+            "sparsity": result.data["sparsity"]["overall"],
+            "train_seconds": result.data["cost"]["train_seconds"],
         }

@@ -1,19 +1,20 @@
 """Which runs of the grid are done, missing, failed or stale — read from the run directories.
 
-A run is addressed exactly as in the DVC pipeline (`bench.runs.run_dir`), and is *done* only
+A run is addressed exactly as in the DVC pipeline (`bench.record.spec.run_dir`), and is *done* only
 when its `result.json` says `ok` and was written under the configuration that the grid would
-use now (`provenance.config_hash`). Everything else is work for an executor.
+use now (its `identity`). Everything else is work for an executor.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from bench.config import Config
-from bench.results import CHECKPOINT_FILE, read_result
-from bench.runs import RunSpec, config_hash, grid, resolved_config, run_dir
+from bench.record.identity import resolved_config, run_identity, stale_reason
+from bench.record.result import CHECKPOINT_FILE, read_result
+from bench.record.spec import RunSpec, grid, run_dir
 
 RunState = Literal["done", "missing", "failed", "stale"]
 TODO: tuple[RunState, ...] = ("missing", "failed", "stale")
@@ -35,8 +36,9 @@ class PlannedRun:
         return self.spec.label
 
 
-def expected_hash(config: Config, spec: RunSpec) -> str:
-    return config_hash(resolved_config(config, spec))
+def expected_identity(config: Config, spec: RunSpec) -> tuple[str, dict[str, Any]]:
+    inputs = resolved_config(config, spec)
+    return run_identity(inputs), inputs
 
 
 def plan_run(config: Config, spec: RunSpec) -> PlannedRun:
@@ -45,17 +47,16 @@ def plan_run(config: Config, spec: RunSpec) -> PlannedRun:
     if result is None:
         detail = "checkpoint present, will resume" if (out / CHECKPOINT_FILE).exists() else ""
         return PlannedRun(spec, out, "missing", detail)
-    found = (result.get("provenance") or {}).get("config_hash")
-    wanted = expected_hash(config, spec)
-    if found != wanted:
-        return PlannedRun(spec, out, "stale", f"config hash {found} != {wanted}")
-    if result.get("status") != "ok":
-        return PlannedRun(spec, out, "failed", str(result.get("reason") or "no reason given"))
+    wanted, inputs = expected_identity(config, spec)
+    if result.identity != wanted:
+        return PlannedRun(spec, out, "stale", stale_reason(result, inputs))
+    if not result.ok:
+        return PlannedRun(spec, out, "failed", result.reason)
     return PlannedRun(spec, out, "done")
 
 
 def plan(config: Config) -> list[PlannedRun]:
-    """Every run of `bench.runs.grid(config)`, in the pipeline's order, with its state."""
+    """Every run of `bench.record.spec.grid(config)`, in the pipeline's order, with its state."""
     return [plan_run(config, spec) for spec in grid(config)]
 
 

@@ -109,13 +109,13 @@ def _not_listed(record: dict[str, Any]) -> JobInfo:
 
 def describe(record: dict[str, Any], jobs: dict[str, JobInfo]) -> tuple[list[str], int, int]:
     """Status lines, the number of jobs still active and the number failed."""
-    from bench.results import read_result
+    from bench.record.result import read_result
 
     lines, active, failed = [], 0, 0
     for run in record["runs"]:
         info = jobs.get(run["job_id"]) or _not_listed(record)
-        result = read_result(run["run_dir"]) or {}
-        on_disk = result.get("status", "missing")
+        result = read_result(run["run_dir"])
+        on_disk = (result.status if result else None) or "missing"
         line = f"{info.state:<13} {run['job_id']:<10} {on_disk:<8} {run['run_dir']}"
         if info.state in ACTIVE:
             active += 1

@@ -16,13 +16,14 @@ def measure_grid(run_dirs: list[Path], runs_root: Path, repeats: int, warmup: in
     """`measure_latency` for each finished run; the others are listed with the reason."""
     from bench.perf.latency import measure_latency
     from bench.provenance import now_iso
-    from bench.results import read_result
+    from bench.record.result import read_result
 
     runs: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     for run_dir in run_dirs:
         key = run_dir.relative_to(runs_root).as_posix()
-        status = (read_result(run_dir) or {}).get("status")
+        result = read_result(run_dir)
+        status = result.status if result else None
         if status != "ok":
             skipped[key] = "no result.json" if status is None else f"run status {status}"
             continue

@@ -36,7 +36,7 @@ import torch
 from bench.config import Config
 from bench.method import Batch
 from bench.perf.report import MethodSteps, StepReport
-from bench.runs import RunSpec
+from bench.record.spec import RunSpec
 
 Stamp = tuple[float, float]  # (wall, process CPU) seconds
 

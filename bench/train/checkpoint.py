@@ -22,7 +22,7 @@ def save_checkpoint(path: Path, state: RunState, step: int, seconds: float) -> N
         {
             "step": step,
             "seconds": seconds,
-            "config_hash": state.config_hash,
+            "identity": state.identity,
             "model": state.model.state_dict(),
             "optimizer": state.optimizer.state_dict(),
             "scheduler": state.scheduler.state_dict(),
@@ -43,7 +43,7 @@ def checkpoint_matches(path: Path, state: RunState) -> bool:
     """A checkpoint left by a run with another configuration must not be continued.
     Raises `CorruptFileError` (naming the file) when it cannot be read."""
     ckpt = torch_load(path, map_location="cpu", weights_only=False)
-    return isinstance(ckpt, dict) and bool(ckpt.get("config_hash") == state.config_hash)
+    return isinstance(ckpt, dict) and bool(ckpt.get("identity") == state.identity)
 
 
 def load_checkpoint(path: Path, state: RunState) -> tuple[int, float]:

@@ -10,11 +10,10 @@ import torch
 
 from bench.io import torch_save_atomic
 from bench.provenance import now_iso
-from bench.results import MODEL_FILE, delta_t_against
-from bench.runs import RunSpec, dense_spec, run_dir
+from bench.record.result import MODEL_FILE
+from bench.record.spec import RunSpec
 from bench.train.evaluation import evaluate_split
 from bench.train.start import budget_units
-from datasets.registry import dataset_spec
 
 if TYPE_CHECKING:
     from bench.train.state import RunState
@@ -50,7 +49,7 @@ def finish_run(
     structured = state.method.changes_architecture
     if structured and set(architecture) != set(state.architecture):
         result.update(status="failed", reason=f"method {spec.method} added or removed layers",
-                      sparsity=None, metrics=None, val_metrics=None, delta_t=None, cost=None)
+                      sparsity=None, metrics=None, val_metrics=None, cost=None)
         return result
     if not structured and architecture != state.architecture:
         changed = sorted(set(architecture) ^ set(state.architecture))[:3] or [
@@ -59,7 +58,7 @@ def finish_run(
         result.update(
             status="failed",
             reason=f"method {spec.method} left a changed architecture (e.g. {changed})",
-            sparsity=None, metrics=None, val_metrics=None, delta_t=None, cost=None,
+            sparsity=None, metrics=None, val_metrics=None, cost=None,
         )
         return result
     report = state.measure_sparsity()
@@ -82,23 +81,12 @@ def finish_run(
 
         result["structured"] = True
         result["architecture"] = {"shapes": changed_shapes(state_dict, state.architecture)}
-    scoring = state.datasets["train"].scoring or dataset_spec(state.config.dataset).scoring
-    delta: dict[str, float] | None
-    if spec.task is not None:
-        delta = None  # a single-task reference is scored by nothing: it is Δm's reference
-    elif spec.method == "dense":
-        delta = {**dict.fromkeys(evaluate["test"], 0.0), "mean": 0.0}  # its own reference
-    elif out.resolve() == run_dir(state.config, spec).resolve():
-        delta = delta_t_against(evaluate["test"], run_dir(state.config, dense_spec(spec.seed)), scoring)
-    else:
-        delta = None  # a run written outside runs/ has no dense reference beside it
     result.update(
         status="ok",
         reason=None,
         sparsity=report.to_dict(),
         metrics=evaluate["test"],
         val_metrics=evaluate["val"],
-        delta_t=delta,
         cost={
             "train_seconds": round(train_seconds, 3),
             "eval_seconds": round(eval_seconds, 3),

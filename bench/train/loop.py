@@ -20,13 +20,14 @@ from bench.errors import ConfigError, RunFailedError
 from bench.io import CorruptFileError
 from bench.method import PruningMethod
 from bench.provenance import now_iso
-from bench.results import CHECKPOINT_FILE, RESULT_FILE, write_result
-from bench.runs import RunSpec, run_dir
+from bench.record.identity import stale_reason
+from bench.record.result import CHECKPOINT_FILE, RESULT_FILE, write_result
+from bench.record.spec import RunSpec, run_dir
 from bench.train.checkpoint import checkpoint_matches, load_checkpoint, save_checkpoint
 from bench.train.finish import finish_run
 from bench.train.logger import RunLogger
 from bench.train.runlock import finished_result, run_lock
-from bench.train.start import save_rewind_point
+from bench.train.start import save_dense_points
 from bench.train.state import RunState, build_state
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,11 @@ def _train_locked(config: Config, spec: RunSpec, options: TrainOptions, out: Pat
     state = build_state(config, spec, options.device, options.iterations, options.watch_method)
     out.mkdir(exist_ok=True)  # only now: a run that cannot start leaves no folder behind
     if done_before is not None:
-        if done_before.get("provenance", {}).get("config_hash") == state.config_hash:
+        if done_before.identity == state.identity:
             log.debug("%s is already finished; nothing to do", out)
-            return done_before
-        log.warning("%s was trained with another configuration; retraining it", out / RESULT_FILE)
+            return done_before.data
+        log.warning("%s was trained with another configuration; retraining it (%s)",
+                    out / RESULT_FILE, stale_reason(done_before, state.resolved()))
     if options.force or done_before is not None:
         (out / RESULT_FILE).unlink(missing_ok=True)  # a killed retrain must not look finished
     checkpoint = out / CHECKPOINT_FILE
@@ -119,11 +121,11 @@ def _train_locked(config: Config, spec: RunSpec, options: TrainOptions, out: Pat
     logger.close()
     if not finished:
         return None
-    result = write_result(out, finish_run(state, spec, out, started, time.perf_counter() - t0))
-    if result["status"] != "ok":
-        raise RunFailedError(f"{out}: {result['reason']}")
+    written = write_result(out, finish_run(state, spec, out, started, time.perf_counter() - t0))
+    if not written.ok:
+        raise RunFailedError(f"{out}: {written.reason}")
     checkpoint.unlink(missing_ok=True)
-    return result
+    return written.data
 
 
 def _loop(
@@ -164,7 +166,7 @@ def _loop(
         ctx.step = step + 1
         method.after_step(ctx)
         done = step + 1
-        save_rewind_point(state, checkpoint.parent, done)  # dense runs: rewind.pt, once
+        save_dense_points(state, checkpoint.parent, done)  # dense runs: rewind.pt, branch.pt
         if logger.wants(done) or done == total:
             for task, value in values.items():
                 logger.log(f"loss/{task}", value)
@@ -197,7 +199,6 @@ def _failed(state: RunState, spec: RunSpec, reason: str, started: str, seconds: 
         sparsity=report.to_dict(),
         metrics=None,
         val_metrics=None,
-        delta_t=None,
         cost={"train_seconds": seconds, "iterations": state.ctx.step, **state.ctx.cost.to_dict()},
     )
     return result

@@ -8,16 +8,14 @@ a stale lock file on disk blocks nobody.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from filelock import FileLock, Timeout
 
 from bench.errors import ConfigError
-from bench.results import RESULT_FILE
+from bench.record.result import RunResult, read_result
 
 
 def lock_path(out: Path) -> Path:
@@ -42,12 +40,8 @@ def run_lock(out: Path) -> Iterator[None]:
         lock.release()
 
 
-def finished_result(out: Path) -> dict[str, Any] | None:
+def finished_result(out: Path) -> RunResult | None:
     """The run's result when it finished (status ok), else None. An unreadable result.json is
     not a finished run (it was never completed: writes are atomic)."""
-    path = out / RESULT_FILE
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return result if isinstance(result, dict) and result.get("status") == "ok" else None
+    result = read_result(out)
+    return result if result is not None and result.ok else None

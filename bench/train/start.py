@@ -1,17 +1,23 @@
 """Where a run starts (docs/protocol.md §9): the runner builds the start point, the method
 receives it.
 
-A method of `start = "init"` trains from the model's initialisation. One of `start = "dense"`
-starts from the trained dense run of the same dataset, backbone, profile and seed — its folder
-is `run_dir(config, dense_spec(seed))` — never retraining it: its final weights (`model.pt`) are
-loaded into the model before `method.setup`, and for a method with `needs_rewind` its early
-checkpoint (`rewind.pt`) is handed over as `ctx.rewind_state`. A parent that is missing,
-unfinished, trained under another profile or without a rewind checkpoint stops the run before
-any training with a `MissingParentError` (one line naming the dense run to train; exit code 1).
+A method of `start = "init"` trains from the model's initialisation, the full budget. One of
+`start = "dense"` starts from the dense run of the same dataset, backbone, profile and seed —
+its folder is `run_dir(config, dense_spec(seed))` — never retraining it. Where depends on the
+budget (params.yaml `budget`):
+- `equal` (the default): from the dense run's branch point (`branch.pt`, saved after
+  `branch_fraction` of its steps), training the rest of the budget, so the row costs one dense
+  budget like every other;
+- `paper`: from its final weights (`model.pt`), training a full budget more (2.0 budgets).
+The weights are loaded into the model before `method.setup`; for a method with `needs_rewind`
+the dense run's early checkpoint (`rewind.pt`) is handed over as `ctx.rewind_state`. A parent
+that is missing, unfinished, trained under another profile or without the checkpoint needed
+stops the run before any training with a `MissingParentError` (one line naming the dense run to
+train; exit code 1).
 
-The dense run writes `rewind.pt` once, when its step count reaches the rewind step (the dense
-method's `rewind_fraction` of its steps, ≥ 1): the full model state (parameters and buffers).
-A resumed dense run past that step keeps the file it wrote; a fresh run overwrites it.
+The dense run writes `rewind.pt` and `branch.pt` once each, when its step count reaches their
+step (a fraction of its steps, ≥ 1): the full model state (parameters and buffers). A resumed
+dense run past that step keeps the file it wrote; a fresh run overwrites it.
 """
 
 from __future__ import annotations
@@ -26,14 +32,16 @@ import torch
 from bench.config import Config
 from bench.errors import RunFailedError
 from bench.io import torch_save_atomic
-from bench.results import MODEL_FILE, read_result
-from bench.runs import RunSpec, dense_spec, resolved_config, run_dir
+from bench.record.identity import resolved_config
+from bench.record.result import MODEL_FILE, RunResult, read_result
+from bench.record.spec import RunSpec, dense_spec, run_dir
 
 if TYPE_CHECKING:
     from bench.method import PruningMethod
     from bench.train.state import RunState
 
 REWIND_FILE = "rewind.pt"
+BRANCH_FILE = "branch.pt"
 
 
 class MissingParentError(RunFailedError):
@@ -42,28 +50,35 @@ class MissingParentError(RunFailedError):
 
 @dataclass(frozen=True)
 class StartPoint:
-    """The start of a run, as result.json records it (`start`), plus the parent's step count."""
+    """The start of a run, as result.json records it (`start`), plus the steps its dense parent
+    trained before it (counted in the budget)."""
 
     point: str  # "init" | "dense"
+    at: str | None = None  # "branch" (equal budget) | "final" (the papers' budget)
     parent: str | None = None  # the dense run's folder, relative to runs_root
     parent_identity: str | None = None
     rewind_step: int | None = None  # the rewind checkpoint's step, when the method uses it
-    parent_steps: int = 0  # optimizer steps the dense parent trained (counted in the budget)
+    parent_steps: int = 0  # optimizer steps of the dense parent before this run's start
 
     def to_dict(self) -> dict[str, Any]:
         if self.point == "init":
             return {"point": "init"}
         return {
             "point": "dense",
+            "at": self.at,
             "parent": self.parent,
             "parent_identity": self.parent_identity,
+            "parent_steps": self.parent_steps,
             "rewind_step": self.rewind_step,
         }
 
 
-def rewind_step_of(total_steps: int, fraction: float) -> int:
-    """The dense run's rewind step: round(fraction · T), at least 1 and at most T."""
+def fraction_step(total_steps: int, fraction: float) -> int:
+    """round(fraction · T) (half up), at least 1 and at most T: where a saved point falls."""
     return min(max(total_steps, 1), max(1, math.floor(fraction * total_steps + 0.5)))
+
+
+rewind_step_of = fraction_step
 
 
 def dense_parent_dir(config: Config, seed: int) -> Path:
@@ -77,22 +92,14 @@ def _relative(config: Config, path: Path) -> str:
         return path.as_posix()
 
 
-def _identity(result: dict[str, Any]) -> str | None:
-    identity = result.get("identity")
-    if identity is not None:
-        return identity if isinstance(identity, str) else str(identity)
-    return result.get("provenance", {}).get("config_hash")
-
-
 def resolve_start(config: Config, spec: RunSpec, cls: type[PruningMethod]) -> StartPoint:
     """Check the parent a method's start needs (nothing for "init"); raise a one-line error."""
     if cls.start != "dense":
         return StartPoint("init")
     parent = dense_parent_dir(config, spec.seed)
-    rel = _relative(config, parent)
     hint = f"train it first: bench train --method dense --seed {spec.seed}"
     result = read_result(parent)
-    if result is None or result.get("status") != "ok" or not (parent / MODEL_FILE).exists():
+    if result is None or not result.ok or not (parent / MODEL_FILE).exists():
         raise MissingParentError(
             f"{spec.method} starts from the trained dense run {parent}, which is not finished; {hint}"
         )
@@ -101,26 +108,26 @@ def resolve_start(config: Config, spec: RunSpec, cls: type[PruningMethod]) -> St
             f"{spec.method} starts from the dense run {parent}, trained under another "
             f"'{config.profile}' profile; retrain it: bench train --method dense --seed {spec.seed} --force"
         )
-    rewind = None
-    if cls.needs_rewind:
-        rewind = _rewind_step(parent, result, spec, hint)
-    return StartPoint(
-        "dense", rel, _identity(result), rewind, int(result.get("cost", {}).get("iterations", 0))
-    )
+    rewind = _saved_step(parent, REWIND_FILE, result, spec, "early checkpoint") if cls.needs_rewind else None
+    if config.budget.mode == "equal":
+        at, steps = "branch", _saved_step(parent, BRANCH_FILE, result, spec, "branch point")
+    else:
+        at, steps = "final", result.iterations
+    return StartPoint("dense", at, _relative(config, parent), result.identity, rewind, steps)
 
 
-def _same_recipe(result: dict[str, Any], config: Config, seed: int) -> bool:
+def _same_recipe(result: RunResult, config: Config, seed: int) -> bool:
     """The parent was trained under this profile (its step count may differ: that is counted in
     the budget, not refused)."""
     expected = dict(resolved_config(config, dense_spec(seed))["profile"])
-    found = dict(result.get("provenance", {}).get("config", {}).get("profile") or {})
+    found = dict(result.inputs.get("profile") or {})
     expected.pop("iterations", None)
     found.pop("iterations", None)
     return found == expected
 
 
-def _rewind_checkpoint(parent: Path) -> dict[str, Any] | None:
-    path = parent / REWIND_FILE
+def _saved(parent: Path, name: str) -> dict[str, Any] | None:
+    path = parent / name
     if not path.exists():
         return None
     try:
@@ -129,54 +136,83 @@ def _rewind_checkpoint(parent: Path) -> dict[str, Any] | None:
         return None
 
 
-def _rewind_step(parent: Path, result: dict[str, Any], spec: RunSpec, hint: str) -> int:
-    saved = _rewind_checkpoint(parent)
-    if saved is None or saved.get("config_hash") != result["provenance"].get("config_hash"):
+def _saved_step(parent: Path, name: str, result: RunResult, spec: RunSpec, what: str) -> int:
+    saved = _saved(parent, name)
+    if saved is None or saved.get("identity") != result.identity:
         raise MissingParentError(
-            f"{spec.method} rewinds to the dense run's early checkpoint {parent / REWIND_FILE}, "
-            f"which is missing or from another training of it; {hint} --force"
+            f"{spec.method} starts from the dense run's {what} {parent / name}, which is missing "
+            f"or from another training of it; retrain it: bench train --method dense "
+            f"--seed {spec.seed} --force"
         )
     return int(saved["step"])
 
 
+def steps_to_train(start: StartPoint, budget_steps: int) -> int:
+    """The run's own steps: the whole budget, or under the equal budget what the dense parent
+    left of it after the branch point."""
+    if start.at != "branch":
+        return budget_steps
+    remaining = budget_steps - start.parent_steps
+    if remaining <= 0:
+        raise MissingParentError(
+            f"the dense run's branch point is at step {start.parent_steps}, which leaves nothing "
+            f"of a {budget_steps}-step budget to train"
+        )
+    return remaining
+
+
 def load_start(state: RunState, start: StartPoint) -> None:
-    """Put the start point into the run before `method.setup`: the parent's final weights in the
-    model (copied in place, so device and memory format stay), its rewind state in the context."""
+    """Put the start point into the run before `method.setup`: the parent's weights at the
+    start point in the model (copied in place, so device and memory format stay), its rewind
+    state in the context."""
     if start.point != "dense":
         return
     parent = Path(state.config.runs_root) / str(start.parent)
-    try:
-        weights = torch.load(parent / MODEL_FILE, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise MissingParentError(f"{parent / MODEL_FILE} cannot be read ({type(exc).__name__}); "
-                                 f"retrain the dense run: bench train --method dense "
-                                 f"--seed {state.spec.seed} --force") from None
+    if start.at == "branch":
+        saved = _saved(parent, BRANCH_FILE)
+        weights = None if saved is None else saved["model"]
+    else:
+        try:
+            weights = torch.load(parent / MODEL_FILE, map_location="cpu", weights_only=True)
+        except Exception:
+            weights = None
+    if weights is None:
+        raise MissingParentError(f"the dense run {parent} cannot be read at its {start.at} point; "
+                                 f"retrain it: bench train --method dense "
+                                 f"--seed {state.spec.seed} --force")
     with torch.no_grad():
         state.model.load_state_dict(weights)
     if start.rewind_step is not None:
-        saved = _rewind_checkpoint(parent)
-        assert saved is not None  # resolve_start checked it
-        state.ctx.rewind_state = saved["model"]
+        rewind = _saved(parent, REWIND_FILE)
+        assert rewind is not None  # resolve_start checked it
+        state.ctx.rewind_state = rewind["model"]
 
 
-def dense_rewind_step(state: RunState) -> int | None:
-    """The step at which this run saves `rewind.pt`: multi-task dense runs only."""
+def dense_save_points(state: RunState) -> dict[int, tuple[str, ...]]:
+    """step → the files this run saves after it (its early checkpoint and its branch point):
+    multi-task dense runs only."""
     fraction = getattr(state.method.params, "rewind_fraction", None)
     if state.spec.method != "dense" or state.spec.task is not None or fraction is None:
-        return None
-    return rewind_step_of(state.total_steps, fraction)
+        return {}
+    points: dict[int, tuple[str, ...]] = {}
+    for name, at in ((REWIND_FILE, fraction), (BRANCH_FILE, state.config.budget.branch_fraction)):
+        step = fraction_step(state.total_steps, at)
+        points[step] = (*points.get(step, ()), name)
+    return points
 
 
-def save_rewind_point(state: RunState, out: Path, done: int) -> None:
-    """Called by the loop after every step: at the rewind step, save the full model state."""
-    if done != state.rewind_at:
+def save_dense_points(state: RunState, out: Path, done: int) -> None:
+    """Called by the loop after every step: at a save point, save the full model state."""
+    names = state.save_points.get(done, ())
+    if not names:
         return
     model = {k: v.detach().to("cpu", copy=True) for k, v in state.model.state_dict().items()}
-    torch_save_atomic({"step": done, "config_hash": state.config_hash, "model": model},
-                      out / REWIND_FILE)
+    for name in names:
+        torch_save_atomic({"step": done, "identity": state.identity, "model": model}, out / name)
 
 
 def budget_units(state: RunState) -> float:
-    """Steps this run trained plus its dense parent's, in units of the profile's dense budget."""
+    """Steps this run trained plus its dense parent's before its start, in units of the
+    profile's dense budget."""
     steps = state.ctx.step + state.parent_steps
     return round(steps / state.recipe.iterations, 6)

@@ -15,8 +15,9 @@ from bench.losses import task_losses
 from bench.method import Batch, Context, PruningMethod
 from bench.models import MultiTaskModel, build_model
 from bench.provenance import provenance
+from bench.record.identity import resolved_config, run_identity, setting_identity
+from bench.record.spec import RunSpec
 from bench.registry import get_method_class
-from bench.runs import RunSpec, resolved_config, run_identity, setting_identity
 from bench.sparsity import SparsityReport, measure
 from bench.train.setup import (
     autocast,
@@ -26,7 +27,7 @@ from bench.train.setup import (
     prepared_root,
     seed_everything,
 )
-from bench.train.start import dense_rewind_step, load_start, resolve_start
+from bench.train.start import dense_save_points, load_start, resolve_start, steps_to_train
 from bench.typed import build, to_dict
 
 # Calibration batches come from their own stream, so a method's saliency passes never shift the
@@ -50,11 +51,13 @@ class RunState:
     total_steps: int
     architecture: dict[str, tuple[int, ...]]
     # The start point as result.json records it (bench/train/start.py, StartPoint.to_dict()),
-    # the steps its dense parent trained (counted in cost.budget_units), and for a dense run
-    # the step at which it saves rewind.pt.
+    # the steps its dense parent trained before it (counted in cost.budget_units), and for a
+    # dense run the steps at which it saves rewind.pt and branch.pt.
     start: dict[str, Any] = field(default_factory=lambda: {"point": "init"})
     parent_steps: int = 0
-    rewind_at: int | None = None
+    save_points: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # `--iterations`: the budget asked for instead of the profile's (dry runs, tests).
+    iterations_override: int | None = None
     # The tasks this network has heads for: the dataset's, or a single-task reference's one.
     tasks: tuple[str, ...] = ()
 
@@ -100,14 +103,11 @@ class RunState:
         return measure(self.ctx.prunable)
 
     def resolved(self) -> dict[str, Any]:
-        """The run's identity inputs as it actually runs: steps trained, start point built."""
-        # `start`: the start point as bench/train/start.py built it ({"point", "parent_identity"})
-        start = getattr(self, "start", None)
-        return resolved_config(self.config, self.spec, self.total_steps,
-                               start if isinstance(start, dict) else None)
+        """The run's identity inputs as it actually runs: its budget, the start point built."""
+        return resolved_config(self.config, self.spec, self.iterations_override, self.start)
 
     @property
-    def config_hash(self) -> str:
+    def identity(self) -> str:
         """The run's identity (checkpoints and finished results are matched against it)."""
         return run_identity(self.resolved())
 
@@ -132,7 +132,6 @@ class RunState:
                 "switches": effective_switches(self.recipe, self.device),
                 "started_at": started,
                 "config": resolved,
-                "config_hash": identity,
             },
         }
 
@@ -185,7 +184,7 @@ def build_state(
         model.parameters(), lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay,
         foreach=True,
     )
-    total = iterations if iterations is not None else recipe.iterations
+    total = steps_to_train(start, iterations if iterations is not None else recipe.iterations)
     ctx = Context(
         model=model,
         prunable=model.prunable_weights(),
@@ -199,8 +198,9 @@ def build_state(
     state = RunState(
         config, spec, recipe, device, datasets, model, model, method, optimizer, None, ctx,
         total, architecture, start.to_dict(), start.parent_steps, tasks=tasks,
+        iterations_override=iterations,
     )
-    state.rewind_at = dense_rewind_step(state)
+    state.save_points = dense_save_points(state)
     ctx._calibration = state.calibration
     ctx._task_losses = state.task_losses
     load_start(state, start)  # the dense parent's weights (and rewind state) before setup
