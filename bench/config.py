@@ -240,8 +240,10 @@ def check_grid_lists(config: Config) -> None:
             )
 
 
-def load_config(path: str | Path = DEFAULT_PARAMS, overrides: dict[str, Any] | None = None) -> Config:
-    """Read and validate `params.yaml`; method names and parameters are checked too."""
+def load_config(path: str | Path = DEFAULT_PARAMS, overrides: dict[str, Any] | None = None,
+                method_params: bool = True) -> Config:
+    """Read and validate `params.yaml`; method names and (unless `method_params` is False, for
+    the steps that never import a method) their parameters are checked too."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: file not found (run from the repository root or pass --params)")
@@ -249,7 +251,7 @@ def load_config(path: str | Path = DEFAULT_PARAMS, overrides: dict[str, Any] | N
     for key, value in (overrides or {}).items():
         raw[key] = value
     config = build(Config, raw, str(path))
-    validate_methods(config, str(path))
+    validate_methods(config, str(path), method_params)
     check_crop(config, str(path))
     return config
 
@@ -307,7 +309,29 @@ def check_crop(config: Config, where: str) -> None:
             raise ConfigError(f"{where}: profiles.{config.profile}: {exc}") from None
 
 
-def validate_methods(config: Config, where: str) -> None:
+def validate_methods(config: Config, where: str, params: bool = True) -> None:
+    """Every listed method exists and has a target; with `params`, its parameters type-check
+    (that imports the method, so torch: the aggregate step, which never trains, skips it)."""
+    from bench.record.meta import method_meta
+
+    for slug in config.methods:
+        try:
+            meta = method_meta(slug)
+        except KeyError:
+            from bench.record.code import method_slugs
+
+            raise ConfigError(f"{where}: methods: unknown method {slug!r} "
+                              f"(known: {', '.join(method_slugs())})") from None
+        # A method with no target sparsity would silently plan no runs.
+        structured = config.structured_sparsities and meta.changes_architecture
+        if slug != "dense" and not config.sparsities and not structured:
+            raise ConfigError(
+                f"{where}: sparsities: at least one target is needed for method {slug!r}"
+                + (" (structured_sparsities apply to channel-removing methods only)"
+                   if config.structured_sparsities else "")
+            )
+    if not params:
+        return
     from bench.registry import get_method_class
 
     for slug in config.methods:
@@ -315,18 +339,9 @@ def validate_methods(config: Config, where: str) -> None:
             get_method_class(slug)
         except KeyError as exc:
             raise ConfigError(f"{where}: methods: {exc.args[0]}") from None
-    for slug in config.methods:
-        # A method with no target sparsity would silently plan no runs.
-        structured = config.structured_sparsities and get_method_class(slug).changes_architecture
-        if slug != "dense" and not config.sparsities and not structured:
-            raise ConfigError(
-                f"{where}: sparsities: at least one target is needed for method {slug!r}"
-                + (" (structured_sparsities apply to channel-removing methods only)"
-                   if config.structured_sparsities else "")
-            )
-    for slug, params in config.method_params.items():
+    for slug, raw in config.method_params.items():
         try:
             cls = get_method_class(slug)
         except KeyError as exc:
             raise ConfigError(f"{where}: method_params: {exc.args[0]}") from None
-        build(cls.Params, params, f"{where}: method_params.{slug}")
+        build(cls.Params, raw, f"{where}: method_params.{slug}")

@@ -44,7 +44,7 @@ def _handle(args: argparse.Namespace) -> int:
         from bench.config import load_config
         from bench.record.identity import expected_identities
 
-        wanted = expected_identities(load_config(args.params))
+        wanted = expected_identities(load_config(args.params, method_params=False))
         expected = {path: Expected(identity, inputs) for path, (identity, inputs) in wanted.items()}
     leaderboard = aggregate(runs, args.out, expected)
     counts = leaderboard["counts"]

@@ -223,6 +223,13 @@ def method_dirs(root: Path = REPO_ROOT) -> list[Path]:
     return [root / METHODS_PACKAGE, *(Path(p) for p in extra)]
 
 
+def method_slugs(root: Path = REPO_ROOT) -> list[str]:
+    """Every method module's slug (not the `_` helpers), found by file name: what the registry
+    would try to import."""
+    return sorted({p.stem for d in method_dirs(root) for p in d.glob("*.py")
+                   if not p.stem.startswith("_")})
+
+
 def method_module(slug: str, root: Path = REPO_ROOT) -> Path:
     """The file of method `slug`: `methods/<slug>.py`, else `<dir>/<slug>.py` of the first
     BENCH_METHODS_PATH directory holding it. KeyError when there is none."""
