@@ -3,9 +3,15 @@
     ΔT_i = 100 · Σ_j (−1)^{l_j} (M_j − M_ref,j) / M_ref,j      (a sum over task i's metrics)
     ΔT   = mean_i ΔT_i
 
-with l_j = 1 when metric j is lower-is-better. Which metrics count is the scoring rule's
-(`bench.tasks.DELTA_T_KEYS`), their direction the `MetricSpec` table's. Pure python on purpose:
-the aggregate step and the report read result files and must not import torch.
+with l_j = 1 when metric j is lower-is-better (AdapMTL, DiSparse: a *sum* within a task). Δm
+(`delta_m`, LibMTL and Maninis et al. 2019) takes the *mean* within a task instead:
+
+    Δm_t = 100 · (1/K_t) Σ_k (−1)^{l_k} (M_k − M_ref,k) / M_ref,k    (K_t: task t's metric count)
+    Δm   = mean_t Δm_t
+
+Which metrics count is the scoring rule's (`bench.tasks.DELTA_T_KEYS`), their direction the
+`MetricSpec` table's. Pure python on purpose: the aggregate step and the report read result
+files and must not import torch.
 """
 
 from __future__ import annotations
@@ -51,6 +57,17 @@ def delta_t(metrics: Metrics, reference: Metrics, scoring: str | None = None) ->
     for task in tasks:
         out[task] = _task_delta(task, rule[task], metrics, reference)
     out["mean"] = sum(out[t] for t in tasks) / len(tasks)
+    return out
+
+
+def delta_m(metrics: Metrics, reference: Metrics, scoring: str | None = None) -> dict[str, float]:
+    """{task: Δm_t, ..., "mean": Δm}: like `delta_t`, but each task's relative changes are
+    averaged over its counted metrics, not summed, so a task with five metrics weighs no more
+    than one with two (module doc). Raises like `delta_t`."""
+    sums = delta_t(metrics, reference, scoring)
+    rule = DELTA_T_KEYS[scoring if scoring is not None else infer_scoring(metrics)]
+    out = {task: value / len(rule[task]) for task, value in sums.items() if task != "mean"}
+    out["mean"] = sum(out.values()) / len(out)
     return out
 
 

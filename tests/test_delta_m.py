@@ -1,4 +1,5 @@
-"""Δm in the leaderboard: every row against the mean of the single-task references' seeds."""
+"""Δm in the leaderboard: every row against the mean of the single-task references' seeds, the
+mean within a task (LibMTL, Maninis et al.) where ΔT sums (AdapMTL, DiSparse)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from fixtures.results import (
 
 from bench.aggregate import aggregate, build_leaderboard
 from bench.aggregate.staleness import Expected
+from bench.scoring import delta_m, delta_t
 
 SEG_ST = {0: {"miou": 0.20, "pixel_acc": 0.50}, 1: {"miou": 0.22, "pixel_acc": 0.52}}  # mean .21/.51
 SEG_SNIP = {0: {"miou": 0.2016, "pixel_acc": 0.4914}, 1: {"miou": 0.231, "pixel_acc": 0.5355}}
@@ -45,9 +47,9 @@ def test_delta_m_by_hand(tmp_path: Path) -> None:
     lb = build_leaderboard(tmp_path)
     (table,) = lb["tables"]
     snip = table["entries"][0]
-    # seed 0: seg 100·((.2016−.21)/.21 + (.4914−.51)/.51) = −4 − 3.6470588; the others 0
-    # seed 1: seg 100·((.231−.21)/.21 + (.5355−.51)/.51) = 10 + 5 = 15
-    seg = [-7.6470588, 15.0]
+    # seed 0: seg 100·((.2016−.21)/.21 + (.4914−.51)/.51)/2 = (−4 − 3.6470588)/2; the others 0
+    # seed 1: seg 100·((.231−.21)/.21 + (.5355−.51)/.51)/2 = (10 + 5)/2
+    seg = [-3.8235294, 7.5]
     per_seed = [s / 3 for s in seg]
     assert [r["delta_m"]["mean"] for r in snip["runs"]] == pytest.approx(per_seed)
     assert snip["runs"][0]["delta_m"]["by_task"]["segment_semantic"] == pytest.approx(seg[0])
@@ -66,8 +68,44 @@ def test_delta_m_by_hand(tmp_path: Path) -> None:
     assert set(ref) == set(TASKS)
     assert ref["segment_semantic"]["n_seeds"] == 2
     assert ref["segment_semantic"]["metrics"] == pytest.approx({"miou": 0.21, "pixel_acc": 0.51})
-    # ΔT keeps its own reference, the dense multi-task seeds: seg .21/.51 there too.
-    assert snip["delta_t"]["mean"] == pytest.approx(dm["mean"])
+    # ΔT keeps its own reference, the dense multi-task seeds (seg .21/.51 there too), and its
+    # sum within a task: twice Δm here, where only segmentation (two metrics) moves.
+    assert snip["delta_t"]["mean"] == pytest.approx(2 * dm["mean"])
+
+
+# The worked example of docs/protocol.md §2: the same numbers under ΔT and Δm.
+WORKED_REFERENCE = {
+    "segment_semantic": {"miou": 0.20, "pixel_acc": 0.50},
+    "normal": {"angle_mean": 20.0, "angle_median": 15.0, "within_11.25": 0.30,
+               "within_22.5": 0.60, "within_30": 0.70},
+    "depth_zbuffer": {"abs_err": 0.50, "rel_err": 0.20, "delta1": 0.60, "delta2": 0.80,
+                      "delta3": 0.90},
+}
+WORKED_MODEL = {
+    "segment_semantic": {"miou": 0.22, "pixel_acc": 0.49},            # +10 %, −2 %
+    "normal": {**WORKED_REFERENCE["normal"], "angle_mean": 19.0,      # lower is better: +5 %
+               "within_11.25": 0.33},                                 # +10 %
+    "depth_zbuffer": {**WORKED_REFERENCE["depth_zbuffer"], "abs_err": 0.55},  # −10 %
+}
+
+
+def test_delta_t_sums_and_delta_m_averages_within_a_task() -> None:
+    dt = delta_t(WORKED_MODEL, WORKED_REFERENCE, scoring="nyu")
+    dm = delta_m(WORKED_MODEL, WORKED_REFERENCE, scoring="nyu")
+    # ΔT (AdapMTL, DiSparse): per task the sum — seg 10 − 2 = 8, normal 5 + 10 = 15, depth −10;
+    # then the mean over tasks: 13/3.
+    assert [dt["segment_semantic"], dt["normal"], dt["depth_zbuffer"]] == pytest.approx(
+        [8.0, 15.0, -10.0])
+    assert dt["mean"] == pytest.approx(13 / 3)
+    # Δm (LibMTL, Maninis et al.): per task the mean — seg 8/2 = 4, normal 15/5 = 3,
+    # depth −10/5 = −2; then the mean over tasks: 5/3.
+    assert [dm["segment_semantic"], dm["normal"], dm["depth_zbuffer"]] == pytest.approx(
+        [4.0, 3.0, -2.0])
+    assert dm["mean"] == pytest.approx(5 / 3)
+    # Taskonomy counts one metric per task: there the two forms agree.
+    taskonomy = {"segment_semantic": {"ce_err": 1.1}, "normal": {"cosine": 0.8}}
+    ref = {"segment_semantic": {"ce_err": 1.0}, "normal": {"cosine": 0.9}}
+    assert delta_m(taskonomy, ref, "taskonomy") == pytest.approx(delta_t(taskonomy, ref, "taskonomy"))
 
 
 def test_single_task_runs_are_never_ranked_nor_the_dense_reference(tmp_path: Path) -> None:

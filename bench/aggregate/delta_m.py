@@ -1,8 +1,9 @@
 """Δm: every leaderboard row against the single-task references (docs/protocol.md §2).
 
-Per seed, Δm is ΔT's formula (bench.scoring: the same metric set, directions and task mean)
-with the reference of task t the mean over seeds of the dense single-task network of t
-(Maninis et al. 2019; LibMTL's Δp). The multi-task dense model gets a Δm too: what sharing one
+Per seed, Δm is `bench.scoring.delta_m` as Maninis et al. 2019 and LibMTL (Δp) define it — the
+same metric set and directions as ΔT, but the *mean* over a task's metrics, then over tasks
+(ΔT sums within a task) — with the reference of task t the mean over seeds of the dense
+single-task network of t. The multi-task dense model gets a Δm too: what sharing one
 backbone costs or gains before any pruning. A table's Δm is null unless every one of its tasks
 has at least one valid single-task run in the same setting.
 """

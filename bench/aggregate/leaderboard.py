@@ -66,6 +66,14 @@ def _scorer(dataset: str) -> stats.Scorer:
     return lambda metrics, reference: delta_t(metrics, reference, scoring=rule)
 
 
+def _delta_m_scorer(dataset: str) -> stats.Scorer:
+    """Δm's form: the mean, not the sum, over a task's metrics (docs/protocol.md §2)."""
+    from bench.scoring import delta_m as mean_within_task
+
+    rule = scoring_rule(dataset)
+    return lambda metrics, reference: mean_within_task(metrics, reference, scoring=rule)
+
+
 def _reference_metrics(dense: list[Run], run: Run, all_dense_mean: Any) -> Any:
     """`all_dense_mean`: the metric means over every dense seed of the run's setting, computed
     once per setting; a dense run itself is scored against the mean of the others."""
@@ -147,7 +155,7 @@ def _run_record(item: Scored, dm: dict[str, float] | None = None) -> dict[str, A
 def _entry(method: str, items: list[Scored], rank: int | None,
            dm_reference: Mapping[str, Any] | None = None) -> dict[str, Any]:
     items = sorted(items, key=lambda s: s.run.seed)
-    score = _scorer(items[0].run.result["dataset"])
+    score = _delta_m_scorer(items[0].run.result["dataset"])
     dms = [delta_m.per_run(s.run.result["metrics"], dm_reference, score) for s in items]
     results = [s.run.result for s in items]
     tasks = sorted({t for s in items for t in s.delta_t if t != "mean"})
