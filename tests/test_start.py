@@ -25,9 +25,11 @@ from bench.train.start import (
     BRANCH_FILE,
     REWIND_FILE,
     MissingParentError,
+    StartPoint,
     fraction_step,
     rewind_step_of,
 )
+from bench.train.state import schedule_offset, step_schedule
 
 FROM_DENSE = sorted(s for s, cls in discover().items() if cls.start == "dense")
 
@@ -152,3 +154,25 @@ def test_rewind_checkpoint_is_saved_once_and_survives_resume(tmp_path: Path) -> 
 
 def test_rewind_step() -> None:
     assert [rewind_step_of(t, 0.05) for t in (1, 8, 16, 150, 20000)] == [1, 1, 1, 8, 1000]
+
+
+def test_a_branch_run_trains_the_rest_of_the_dense_schedule() -> None:
+    """lr · gamma^⌊(offset + step) / lr_step⌋: from the branch point the rates of the dense
+    run's later steps, from init the whole schedule."""
+    recipe = dataclasses.replace(TINY, lr=1.0, lr_step=4, lr_gamma=0.5)
+    rates = {}
+    for offset in (0, 8):
+        weight = torch.nn.Parameter(torch.zeros(1))
+        optimizer = torch.optim.SGD([weight], lr=recipe.lr)
+        schedule = step_schedule(optimizer, recipe, offset)
+        seen = []
+        for _ in range(8):
+            seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            schedule.step()
+        rates[offset] = seen
+    assert rates[0] == [1.0] * 4 + [0.5] * 4
+    assert rates[8] == [0.25] * 4 + [0.125] * 4
+    assert schedule_offset(StartPoint("dense", "branch", parent_steps=8)) == 8
+    assert schedule_offset(StartPoint("dense", "final", parent_steps=16)) == 0
+    assert schedule_offset(StartPoint("init")) == 0

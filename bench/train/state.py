@@ -27,7 +27,13 @@ from bench.train.setup import (
     prepared_root,
     seed_everything,
 )
-from bench.train.start import dense_save_points, load_start, resolve_start, steps_to_train
+from bench.train.start import (
+    StartPoint,
+    dense_save_points,
+    load_start,
+    resolve_start,
+    steps_to_train,
+)
 from bench.typed import build, to_dict
 
 # Calibration batches come from their own stream, so a method's saliency passes never shift the
@@ -136,6 +142,21 @@ class RunState:
         }
 
 
+def schedule_offset(start: StartPoint) -> int:
+    """Where in the profile's learning-rate schedule a run starts. A run branching off the dense
+    run under the equal budget trains the rest of that run's schedule (Renda et al. 2020's
+    learning-rate rewinding for the remaining budget); every other run starts it at step 0."""
+    return start.parent_steps if start.at == "branch" else 0
+
+
+def step_schedule(optimizer: torch.optim.Optimizer, recipe: Profile,
+                  offset: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """The profile's step decay, lr · gamma^⌊(offset + step) / lr_step⌋, for every group."""
+    step, gamma = recipe.lr_step, recipe.lr_gamma
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: gamma ** ((offset + s) // step))
+
+
 def architecture_of(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
@@ -206,9 +227,7 @@ def build_state(
     load_start(state, start)  # the dense parent's weights (and rewind state) before setup
     method.setup(ctx)
     # The schedule is built after setup so parameter groups a method adds follow it too.
-    state.scheduler = torch.optim.lr_scheduler.StepLR(
-        optimizer, step_size=recipe.lr_step, gamma=recipe.lr_gamma
-    )
+    state.scheduler = step_schedule(optimizer, recipe, schedule_offset(start))
     if recipe.compile:
         state.forward = torch.compile(model)  # type: ignore[assignment]
     return state
