@@ -56,11 +56,14 @@ def test_tables_rank_by_delta_t_with_mean_and_std_over_seeds(runs: Path) -> None
         means = [e["delta_t"]["mean"] for e in table["entries"]]
         assert means == sorted(means, reverse=True)
         assert table["reference"]["method"] == "dense" and table["reference"]["rank"] is None
-        # The reference row shows dense's own seed noise: each seed against the others' mean.
-        band = table["null_band"]
+        # The reference row shows dense's own seed noise: each seed against the others' mean,
+        # and its 95 % interval is the table's one noise floor.
+        floor = table["noise_floor"]
         assert table["reference_kind"] == "mean_of_dense_seeds"
-        assert [r["delta_t"]["mean"] for r in table["reference"]["runs"]] == band["values"]
-        assert band["half_width"] == max(abs(v) for v in band["values"]) > 0
+        assert [r["delta_t"]["mean"] for r in table["reference"]["runs"]] == floor["values"]
+        assert [floor["low"], floor["high"]] == table["reference"]["delta_t"]["ci95"]
+        assert floor["half_width"] > 0 and table["budget_units"] == 1.0
+        assert table["id"].endswith(f"/s{table['target_sparsity']:.2f}/b1.00")
         assert table["tasks"] == ["segment_semantic", "normal", "depth_zbuffer"]
         assert table["components"] == ["backbone", "segment_semantic", "normal", "depth_zbuffer"]
         assert sum(m["in_delta_t"] for m in table["metrics"]) == 12
@@ -127,7 +130,9 @@ def test_failed_dense_seed_leaves_the_reference_to_the_others(runs: Path) -> Non
     for table in lb["tables"]:
         assert all(e["seeds"] == [0, 1] for e in table["entries"])
         assert table["reference"]["seeds"] == [0]
-        assert table["null_band"] is None  # one dense seed: no noise floor can be measured
+        assert table["noise_floor"] is None  # one dense seed: no noise floor can be measured
+        assert all(e["vs_dense"]["p"] is None and e["not_distinguishable_from_dense"]
+                   for e in table["entries"])
 
 
 def test_without_any_dense_run_nothing_is_ranked(tmp_path: Path) -> None:
@@ -151,7 +156,7 @@ def test_outputs_json_and_csv(runs: Path, tmp_path: Path) -> None:
     out = tmp_path / "reports"
     lb = aggregate(runs, out)
     on_disk = json.loads((out / "leaderboard.json").read_text())
-    assert on_disk["tables"] == lb["tables"] and on_disk["schema_version"] == 2
+    assert on_disk["tables"] == lb["tables"] and on_disk["schema_version"] == 3
     assert set(on_disk) >= {"generated_at", "rules", "counts", "tables", "invalid", "provenance"}
     assert on_disk["provenance"]["torch_versions"] == {"2.13.0": 15}
     assert on_disk["provenance"]["cpu_capabilities"] == {"AVX2": 15}
@@ -160,8 +165,11 @@ def test_outputs_json_and_csv(runs: Path, tmp_path: Path) -> None:
     assert len(frame) == 2 * 4
     assert {"delta_t_mean", "delta_t_std", "segment_semantic.miou_mean",
             "sparsity.backbone_mean", "cost.macs_ratio", "rank", "n_seeds", "delta_t_ci_low",
-            "delta_t_ci_high", "rank_group", "within_null_band", "null_band_low",
-            "null_band_high", "start", "budget_units"} <= set(frame.columns)
+            "delta_t_ci_high", "rank_group", "not_distinguishable_from_dense",
+            "noise_floor_low", "noise_floor_high", "minimum_detectable_difference", "start",
+            "budget_units", "table_budget_units", "table"} <= set(frame.columns)
+    assert not any("null_band" in c for c in frame.columns)
+    assert frame["table"].str.endswith("/b1.00").all()
     assert frame.loc[frame["reference"], "method"].tolist() == ["dense", "dense"]
 
 
@@ -175,6 +183,7 @@ def test_cli(runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
                  "--any-identity"]) == 0
     out = capsys.readouterr().out
     assert "15 results: 14 valid, 1 invalid" in out and "imp/s0.90/seed0" in out
+    assert "table synthetic/resnet34/fixture/s0.90/b1.00: 3 methods, budget 1.00× dense" in out
     assert (tmp_path / "r" / "leaderboard.csv").is_file()
 
 

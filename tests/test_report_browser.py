@@ -1,4 +1,5 @@
-"""The generated site in a real browser: tables, figures, sorting, escaping, offline.
+"""The generated site in a real browser: tables, figures, sorting, budgets, the bold rule,
+escaping, offline.
 
 Runs headless Debian Chromium (/usr/bin/chromium, installed by .ci/install-chromium) through
 Playwright. Skipped locally without Chromium; a failure under CI (env CI set).
@@ -21,6 +22,7 @@ from fixtures.results import XSS_IMG, XSS_SCRIPT, built_fixture_site
 
 from bench.report.labels import dom_id
 from bench.report.speed_figure import ALT_PREFIX
+from bench.report.stats import best_group
 
 pytestmark = pytest.mark.browser
 
@@ -179,7 +181,7 @@ def test_clicking_a_header_sorts_rows(browser: Any, site: dict[str, Any]) -> Non
     watched.assert_clean()
 
 
-def test_summary_shows_intervals_groups_and_the_null_band(browser: Any, site: dict[str, Any]) -> None:
+def test_summary_shows_intervals_groups_and_the_noise_floor(browser: Any, site: dict[str, Any]) -> None:
     watched = Watched(browser)
     page = watched.open(site["url"] + "index.html")
     tables = site["leaderboard"]["tables"]
@@ -194,15 +196,64 @@ def test_summary_shows_intervals_groups_and_the_null_band(browser: Any, site: di
             assert f"± {(high - low) / 2:.1f}" in text
             assert entry["rank_group"]["label"] in text
     flags = summary.locator(".flag")
-    flagged = sum(e["within_null_band"] for t in tables for e in t["entries"])
+    flagged = sum(e["not_distinguishable_from_dense"] for t in tables for e in t["entries"])
     assert flagged and flags.count() == flagged and flags.first.is_visible()
     assert flags.first.inner_text() == "not distinguishable from dense"
-    band = f"±{tables[0]['null_band']['half_width']:.1f}"
-    assert f"null band {band}" in page.locator("#summary aside.null-band-box").inner_text()
+    floor = f"±{tables[0]['noise_floor']['half_width']:.1f}"
+    assert f"dense 95% CI {floor}" in page.locator("#summary aside.noise-floor-box").inner_text()
+    mdd = [f"{t['minimum_detectable_difference']['value']:.1f}" for t in tables]
+    assert summary.locator("td.mdd").all_inner_texts() == mdd
     # The full table: ΔT ± CI in the second column, the flag beside it.
     first = page.locator("table.leaderboard").first
     headline = first.locator("tbody tr.ranked td.headline").first.inner_text()
     assert "±" in headline and "not distinguishable from dense" in headline
+    watched.assert_clean()
+
+
+def test_every_table_shows_its_budget(browser: Any, site: dict[str, Any]) -> None:
+    watched = Watched(browser)
+    page = watched.open(site["url"] + "index.html")
+    tables = site["leaderboard"]["tables"]
+    # The summary: one column per table, its header naming the budget its rows share.
+    headers = page.locator("#summary table.summary th.target .budget").all_inner_texts()
+    assert headers == [f"budget {t['budget_units']:.2f}×" for t in tables]
+    for table in tables:
+        selector = "#table-" + dom_id(table["id"])
+        header = page.locator(f"{selector} thead th.budget")
+        assert header.count() == 1 and header.is_visible() and "Budget" in header.inner_text()
+        col = int(header.get_attribute("data-col"))
+        cells = page.locator(f"{selector} tbody td.budget")
+        assert cells.count() == len(table["entries"]) + 1  # the dense reference too
+        assert set(cells.all_inner_texts()) == {"1.00×"}
+        assert _column(page, selector, col) == ["1.0"] * (len(table["entries"]) + 1)
+        note = page.locator(f"#{dom_id(table['id'])} .table-budget")
+        assert note.inner_text() == f"{table['budget_units']:.2f}×"
+    watched.assert_clean()
+
+
+def test_bold_marks_only_rows_not_worse_than_the_leader(browser: Any, site: dict[str, Any]) -> None:
+    watched = Watched(browser)
+    page = watched.open(site["url"] + "index.html")
+    tables = site["leaderboard"]["tables"]
+    assert [sorted(best_group(t)) for t in tables] == [[], ["adapmtl", "xss"]]
+    for table in tables:
+        selector = "#table-" + dom_id(table["id"])
+        bold = page.eval_on_selector_all(
+            f"{selector} tbody td.best",
+            "cells => cells.map(c => [c.parentElement.dataset.method, c.cellIndex, "
+            "getComputedStyle(c).fontWeight])")
+        # Only the ΔT cell (column 1) of the bolded rows, drawn bold; none where the bold would
+        # cover the whole table (70 %), and never snip, significantly worse than the leader.
+        assert sorted(m for m, _, _ in bold) == sorted(best_group(table))
+        assert all(col == 1 and int(weight) >= 700 for _, col, weight in bold)
+        others = page.eval_on_selector_all(
+            f"{selector} tbody td.headline:not(.best)",
+            "cells => cells.map(c => getComputedStyle(c).fontWeight)")
+        assert all(int(w) < 700 for w in others)
+    summary_bold = page.eval_on_selector_all(
+        "#summary table.summary td.delta.best",
+        "cells => cells.map(c => c.parentElement.dataset.method)")
+    assert sorted(summary_bold) == ["adapmtl", "xss"]
     watched.assert_clean()
 
 

@@ -26,10 +26,21 @@ def _dm(entry: dict[str, Any], what: str | int) -> float | None:
     return _ci(summary, what) if isinstance(what, int) else summary.get(what)
 
 
+def _floor(table: dict[str, Any], side: str) -> float | None:
+    """An end ("low"/"high"/"half_width") of the table's noise floor, dense's own interval."""
+    return (table.get("noise_floor") or {}).get(side)
+
+
+def _mdd(table: dict[str, Any]) -> float | None:
+    return (table.get("minimum_detectable_difference") or {}).get("value")
+
+
 def _flat_row(table: dict[str, Any], entry: dict[str, Any], reference: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
+        "table": table["id"],
         "dataset": table["dataset"], "backbone": table["backbone"], "profile": table["profile"],
-        "target_sparsity": table["target_sparsity"], "method": entry["method"],
+        "target_sparsity": table["target_sparsity"], "table_budget_units": table.get("budget_units"),
+        "method": entry["method"],
         "reference": reference, "rank": entry["rank"], "n_seeds": entry["n_seeds"],
         "seeds": " ".join(str(s) for s in entry["seeds"]),
         "delta_t_mean": entry["delta_t"]["mean"], "delta_t_std": entry["delta_t"]["std"],
@@ -37,9 +48,10 @@ def _flat_row(table: dict[str, Any], entry: dict[str, Any], reference: bool) -> 
         "delta_m_mean": _dm(entry, "mean"), "delta_m_std": _dm(entry, "std"),
         "delta_m_ci_low": _dm(entry, 0), "delta_m_ci_high": _dm(entry, 1),
         "rank_group": (entry.get("rank_group") or {}).get("label"),
-        "within_null_band": entry.get("within_null_band"),
-        "null_band_low": (table.get("null_band") or {}).get("low"),
-        "null_band_high": (table.get("null_band") or {}).get("high"),
+        "not_distinguishable_from_dense": entry.get("not_distinguishable_from_dense"),
+        "vs_dense_p_holm": (entry.get("vs_dense") or {}).get("p_holm"),
+        "noise_floor_low": _floor(table, "low"), "noise_floor_high": _floor(table, "high"),
+        "minimum_detectable_difference": _mdd(table),
         "reference_kind": table.get("reference_kind"),
         "start": entry.get("start"),
         "budget_units": (entry.get("cost") or {}).get("budget_units"),
@@ -80,27 +92,42 @@ def _write_atomic(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 
 
+def metrics_key(table: dict[str, Any], prefix: bool) -> str:
+    """A table's key in metrics.json: `s<target %>/b<budget>` ("s90/b1"), short because DVC
+    makes each key path a column header; the setting is prefixed only where the leaderboard has
+    more than one (the pipeline ranks one setting, which its params already name)."""
+    budget = table.get("budget_units")
+    key = f"s{100 * table['target_sparsity']:g}/b" + ("?" if budget is None else f"{budget:g}")
+    if not prefix:
+        return key
+    identity = str(table.get("setting_identity") or "")[:8]
+    return (f"{table['dataset']}/{table['backbone']}/{table['profile']}"
+            + (f"@{identity}" if identity else "") + f"/{key}")
+
+
 def dvc_metrics(leaderboard: dict[str, Any]) -> dict[str, Any]:
-    """A small nested summary for `dvc metrics show` / `dvc exp show`: ΔT, Δm and measured
-    sparsity per table and method (the full leaderboard is too wide for a terminal)."""
+    """The headline for `dvc metrics show` / `dvc exp show` (docs/report.md): per table and
+    method ΔT with its 95 % interval, the rank group, the budget and the "not distinguishable
+    from dense" flag; per table the minimum detectable difference and dense's own interval.
+    Nothing else: every value is a column of `dvc exp show`."""
+    settings = {(t["dataset"], t["backbone"], t["profile"], t.get("setting_identity"))
+                for t in leaderboard["tables"]}
     out: dict[str, Any] = {}
     for table in leaderboard["tables"]:
-        key = f"{table['dataset']}/{table['backbone']}/s{table['target_sparsity']}"
-        out[key] = {
+        row: dict[str, Any] = {
             e["method"]: {
                 "delta_t": e["delta_t"]["mean"],
-                "delta_t_ci95": e["delta_t"].get("ci95"),
-                "delta_m": _dm(e, "mean"),
-                "delta_m_ci95": (e.get("delta_m") or {}).get("ci95"),
-                "rank_group": (e.get("rank_group") or {}).get("label"),
-                "sparsity": e["sparsity"]["overall"]["mean"],
+                "delta_t_low": _ci(e["delta_t"], 0),
+                "delta_t_high": _ci(e["delta_t"], 1),
+                "group": (e.get("rank_group") or {}).get("label"),
+                "budget": (e.get("cost") or {}).get("budget_units"),
+                "same_as_dense": e.get("not_distinguishable_from_dense"),
             }
-            # The dense reference too: its Δm is what sharing one network costs before pruning.
-            for e in [table["reference"], *table["entries"]]
+            for e in table["entries"]
         }
-        out[key]["null_band_half_width"] = (table.get("null_band") or {}).get("half_width")
-    out["invalid_runs"] = len(leaderboard["invalid"])
-    out["stale_runs"] = len(leaderboard.get("stale") or [])
+        row["mdd"] = _mdd(table)
+        row["dense_low"], row["dense_high"] = _floor(table, "low"), _floor(table, "high")
+        out[metrics_key(table, len(settings) > 1)] = row
     return out
 
 

@@ -1,10 +1,12 @@
 """Checked runs → the leaderboard: one table per setting (data, backbone, profile content) ×
-target sparsity.
+target sparsity × budget (rows trained with different budgets are never ranked together).
 
 ΔT is computed here, per seed, against the reference built from the setting's dense seeds
-(docs/protocol.md §2; `REFERENCE_KIND`), then summarised over seeds with its 95 % interval, a
-rank group and the setting's null band (bench/aggregate/stats.py); Δm likewise against the
-single-task references (bench/aggregate/delta_m.py), which are never ranked themselves. The `delta_t` stored in
+(docs/protocol.md §2; `REFERENCE_KIND`), then summarised over seeds with its 95 % interval;
+rows of a table are compared by pairwise t-tests, Holm-corrected, which give the rank groups,
+and each row is tested against dense's own per-seed ΔT (bench/aggregate/stats.py). Δm is
+computed against the single-task references (bench/aggregate/delta_m.py), which are never
+ranked themselves. The `delta_t` stored in
 result.json is not trusted. Runs are grouped by their recorded identity, never by names: runs of
 one profile name trained with different content land in different tables, and with `expected`
 identities (what params.yaml asks for) any other run is listed as stale and not ranked.
@@ -27,13 +29,18 @@ from bench.aggregate.staleness import Expected, split_stale
 from bench.tasks import DELTA_T_KEYS, METRICS
 from datasets.registry import DATASETS
 
-LEADERBOARD_SCHEMA_VERSION = 2
+LEADERBOARD_SCHEMA_VERSION = 3
 REFERENCE_METHOD = "dense"
 # Measured on the embedded default (docs/report.md, "Reference"): scoring against the mean of the
-# dense seeds' metrics gives a narrower null band than scoring each seed against the dense run of
-# the same seed, whose own seed noise then enters every ΔT twice.
+# dense seeds' metrics gives a narrower noise floor than scoring each seed against the dense run
+# of the same seed, whose own seed noise then enters every ΔT twice.
 REFERENCE_KIND = "mean_of_dense_seeds"
-ALTERNATIVE_REFERENCE = "same_seed"
+# One choice for every comparison of the leaderboard (stats.PAIRINGS), never per row. "paired"
+# would compare seed k of one row with seed k of the other (the same data order and
+# initialisation); Welch until a measurement shows pairing narrows the tests.
+PAIRING = "welch"
+# Budgets are compared at this precision: rows whose budgets round alike share a table.
+BUDGET_DECIMALS = 2
 _METRIC_ORDER = {(m.task, m.key): i for i, m in enumerate(METRICS)}
 _DIRECTION = {(m.task, m.key): m.higher_is_better for m in METRICS}
 
@@ -100,7 +107,7 @@ def _score(runs: list[Run], invalid: list[InvalidRun]) -> list[Scored]:
             dataset, backbone, profile = run.setting[:3]
             needed = "another dense seed" if run.method == REFERENCE_METHOD else "a dense run"
             if run.method == REFERENCE_METHOD and REFERENCE_KIND != "same_seed":
-                # A lone dense seed is still the reference of its setting, with no null band.
+                # A lone dense seed is still the reference of its setting, with no noise floor.
                 scored.append(Scored(run, {"mean": 0.0}))
                 continue
             invalid.append(InvalidRun(run.path, (
@@ -203,35 +210,63 @@ def _ordered(names: set[str], first: tuple[str, ...]) -> list[str]:
     return [n for n in first if n in names] + sorted(names - set(first))
 
 
-def _null_bands(dense: list[Scored]) -> dict[str, Any]:
-    """The null band under each reference kind, measured on the setting's dense seeds."""
-    metrics = [d.run.result["metrics"] for d in sorted(dense, key=lambda d: d.run.seed)]
-    score = _scorer(dense[0].run.result["dataset"])
-    return {kind: stats.null_band(stats.null_values(metrics, kind, score), kind, len(metrics))
-            for kind in (REFERENCE_KIND, ALTERNATIVE_REFERENCE)}
+def _dense_sample(dense: list[Scored]) -> dict[int, float]:
+    """Dense's per-seed ΔT, each seed against the mean of the other dense seeds (stats.py):
+    what every row is tested against, whatever the reference kind."""
+    ordered = sorted(dense, key=lambda d: d.run.seed)
+    values = stats.dense_seed_values([d.run.result["metrics"] for d in ordered],
+                                     _scorer(ordered[0].run.result["dataset"]))
+    # One dense seed has no spread to measure: no noise floor, and every row untestable.
+    return {d.run.seed: v for d, v in zip(ordered, values, strict=True)} if values else {}
 
 
-def _rank(entries: list[dict[str, Any]], band: dict[str, Any] | None) -> None:
-    """Rank groups that respect the intervals, and the null-band flag (stats.py)."""
-    intervals = [stats.bounds(e["delta_t"]) for e in entries]
-    for entry, group, interval in zip(entries, stats.rank_groups(intervals), intervals,
-                                      strict=True):
+def _sample(entry: dict[str, Any]) -> dict[int, float]:
+    return {int(r["seed"]): float(r["delta_t"]["mean"]) for r in entry["runs"]}
+
+
+def _compare(entries: list[dict[str, Any]], dense: dict[int, float]) -> dict[str, Any]:
+    """Pairwise tests (Holm over the table) → rank groups; each row against dense (Holm over
+    the rows) → the "not distinguishable from dense" flag. Returns the table's pairwise record."""
+    samples = [_sample(e) for e in entries]
+    pairs = stats.pairwise(samples, PAIRING)
+    groups = stats.rank_groups([e["delta_t"]["mean"] for e in entries], pairs)
+    for entry, group, test in zip(entries, groups, stats.versus(samples, dense, PAIRING),
+                                  strict=True):
         entry["rank_group"] = group
-        entry["within_null_band"] = bool(band is not None and stats.overlaps(interval, band))
+        entry["vs_dense"] = test
+        entry["not_distinguishable_from_dense"] = not test["significant"]
+    return {"test": PAIRING, "correction": "holm", "alpha": stats.ALPHA,
+            "pairs": [{**{k: v for k, v in pair.items() if k not in ("a", "b")},
+                       "a": entries[pair["a"]]["method"], "b": entries[pair["b"]]["method"]}
+                      for pair in pairs]}
+
+
+def _budget(run: Run) -> float | None:
+    """The run's budget in dense budgets, rounded to the precision tables are split at."""
+    value = (run.result.get("cost") or {}).get("budget_units")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return round(float(value), BUDGET_DECIMALS)
+
+
+def _budget_key(key: tuple[tuple[str, ...], float, float | None]) -> tuple[Any, ...]:
+    setting, target, budget = key
+    return (setting, target, budget is None, budget or 0.0)
 
 
 def _tables(scored: list[Scored],
             single: Mapping[tuple[str, ...], Mapping[str, list[Run]]]) -> list[dict[str, Any]]:
     dense: dict[tuple[str, ...], list[Scored]] = {}
-    groups: dict[tuple[tuple[str, ...], float], dict[str, list[Scored]]] = {}
+    groups: dict[tuple[tuple[str, ...], float, float | None], dict[str, list[Scored]]] = {}
     for item in scored:
         if item.run.method == REFERENCE_METHOD:
             dense.setdefault(item.run.setting, []).append(item)
         else:
-            key = (item.run.setting, item.run.target_sparsity)
+            key = (item.run.setting, item.run.target_sparsity, _budget(item.run))
             groups.setdefault(key, {}).setdefault(item.run.method, []).append(item)
     tables = []
-    for (setting, target), by_method in sorted(groups.items()):
+    for (setting, target, budget), by_method in sorted(groups.items(), key=lambda kv:
+                                                       _budget_key(kv[0])):
         dataset, backbone, profile, setting_id = setting
         ranked = sorted(by_method.items(), key=lambda kv: (-_mean_delta_t(kv[1]), kv[0]))
         spec = DATASETS.get(dataset)
@@ -242,23 +277,26 @@ def _tables(scored: list[Scored],
         entries = [_entry(m, items, i + 1, dm_reference) for i, (m, items) in enumerate(ranked)]
         reference = _entry(REFERENCE_METHOD, dense[setting], None, dm_reference)
         reference["reference_kind"] = REFERENCE_KIND
-        bands = _null_bands(dense[setting])
-        _rank(entries, bands[REFERENCE_KIND])
+        dense_sample = _dense_sample(dense[setting])
+        pairwise = _compare(entries, dense_sample)
         scoring = scoring_rule(dataset)
         component_names = {c for e in [reference, *entries] for c in e["sparsity"]["by_component"]}
         tasks = _ordered(task_names, spec.tasks if spec else ())
         short = f"@{setting_id[:8]}" if setting_id else ""
         tables.append({
-            "id": f"{dataset}/{backbone}/{profile}{short}/s{target:.2f}",
+            "id": f"{dataset}/{backbone}/{profile}{short}/s{target:.2f}/"
+                  + ("b?" if budget is None else f"b{budget:.2f}"),
             "dataset": dataset, "backbone": backbone, "profile": profile,
             "setting_identity": setting_id or None,
-            "target_sparsity": target, "scoring": scoring,
+            "target_sparsity": target, "budget_units": budget, "scoring": scoring,
             "tasks": tasks,
             "components": _ordered(component_names, ("backbone", *tasks)),
             "metrics": _columns([reference, *entries], scoring),
             "reference_kind": REFERENCE_KIND,
-            "null_band": bands[REFERENCE_KIND],
-            "null_band_alternative": bands[ALTERNATIVE_REFERENCE],
+            "noise_floor": stats.noise_floor(dense_sample),
+            "pairwise": pairwise,
+            "minimum_detectable_difference": stats.minimum_detectable_difference(
+                [_sample(e) for e in entries]),
             "reference": reference,
             "single_task_reference": single_task,
             "delta_m_reference_kind": delta_m.REFERENCE_KIND,
@@ -289,13 +327,38 @@ def build_leaderboard(runs_root: str | Path,
         "runs_root": str(runs_root),
         "rules": {
             "sparsity_tolerance": SPARSITY_TOLERANCE,
-            "ranking": "delta_t.mean, higher is better; rank groups from the 95% intervals",
+            "tables": "one per setting × target sparsity × budget_units (rounded to "
+                      f"{BUDGET_DECIMALS} decimals); the setting's dense runs are the reference "
+                      "of each",
+            "ranking": "delta_t.mean, higher is better; rank groups from pairwise tests",
             "std": "sample standard deviation over seeds (ddof=1); null for one seed",
             "interval": stats.INTERVAL_RULE,
+            "pairing": PAIRING,
+            "pairwise_test": ("two-sided Welch t-test (scipy.stats.ttest_ind, equal_var=False) "
+                              "on the rows' per-seed ΔT" if PAIRING == "welch" else
+                              "two-sided paired t-test (scipy.stats.ttest_rel) on the rows' "
+                              "per-seed ΔT over their common seeds"),
+            "multiple_comparisons": f"Holm step-down over the pairs of a table, family-wise "
+                                    f"α = {stats.ALPHA:.2f}; no test (null p) for fewer than 2 "
+                                    "seeds a side",
+            "rank_group": "[1 + #rows significantly better, n − #rows significantly worse]",
+            "bold": "the rows not significantly worse than the leader, only when that is not "
+                    "the whole table",
+            "noise_floor": "95% t-interval of dense's per-seed ΔT, each dense seed against the "
+                           "mean of the other dense seeds",
+            "not_distinguishable_from_dense": "the row's per-seed ΔT against dense's, the same "
+                                              "test, Holm over the rows of the table, not "
+                                              "significant",
+            "minimum_detectable_difference": (
+                f"(t_(1−α/(2m))(df) + t_{stats.POWER}(df))·s·√(2/n), df = 2(n−1), m the number "
+                "of pairs, s the pooled per-seed sd of the rows, n their fewest seeds: the ΔT "
+                f"difference detected with power {stats.POWER}"),
             "reference": REFERENCE_METHOD,
             "reference_kind": REFERENCE_KIND,
-            "delta_m": "ΔT's formula against the single-task references: per task the mean over "
-                       "seeds of the dense single-task network's metrics; null without them",
+            "delta_m": "mean over tasks of the mean over each task's metrics of the signed "
+                       "relative change against the single-task references (per task the mean "
+                       "over seeds of the dense single-task network's metrics); null without "
+                       "them",
             "delta_m_reference_kind": delta_m.REFERENCE_KIND,
             "identity_checked": expected is not None,
         },

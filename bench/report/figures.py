@@ -1,8 +1,8 @@
 """The report's figures (matplotlib Agg + seaborn), each written as PNG and SVG.
 
-(a) ΔT vs target sparsity (the paper's Figure 4, with 95 % intervals and the null band), (b) AdapMTL's component-wise sparsity over
-iterations (Figure 3), (c) per-task training loss and task weights, (d) measured sparsity by
-component. A figure whose data is missing comes back as a note instead of an image.
+(a) ΔT vs target sparsity (the paper's Figure 4, with 95 % intervals and dense's own interval,
+the noise floor), (b) AdapMTL's component-wise sparsity over iterations (Figure 3), (c) per-task
+training loss and task weights, (d) measured sparsity by component. A figure whose data is missing comes back as a note instead of an image.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import seaborn as sns  # noqa: E402
 
 from bench.report.labels import component_label, mpl_text, safe_name, task_label  # noqa: E402
 from bench.report.logs import METRICS_DIR, read_group  # noqa: E402
-from bench.report.stats import ci95, null_band  # noqa: E402
+from bench.report.stats import ci95, noise_floor  # noqa: E402
 
 _RC = {"figure.constrained_layout.use": True, "svg.hashsalt": "mtl-prune-bench", "svg.fonttype": "path", "figure.dpi": 110,
        "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8}
@@ -70,7 +70,7 @@ def _style() -> Any:
 def robust_limits(means: list[float], extras: list[float]) -> tuple[float, float]:
     """A y-range that one outlier cannot squash: a fence of 5 robust standard deviations
     (1.4826 × the median absolute deviation, at least 2 ΔT) around the median of the means,
-    shrunk to what the data needs (`extras`: interval ends, the null band; and 0). Points
+    shrunk to what the data needs (`extras`: interval ends, the noise floor; and 0). Points
     outside are drawn clipped at the edge, with their value."""
     centre = statistics.median(means)
     mad = statistics.median(abs(v - centre) for v in means)
@@ -97,7 +97,7 @@ def delta_t_vs_sparsity(w: FigureWriter, setting: str, tables: list[dict[str, An
     points = _points(tables)
     if not points:
         return FigureRef(title, note="no ranked runs to plot")
-    bands = [b for b in (null_band(t) for t in tables) if b is not None]
+    bands = [b for b in (noise_floor(t) for t in tables) if b is not None]
     band = max(bands, key=lambda b: b["half_width"]) if bands else None
     extras = [v for p in points if p["ci"] for v in p["ci"]]
     extras += [band["low"], band["high"]] if band else []
@@ -110,7 +110,7 @@ def delta_t_vs_sparsity(w: FigureWriter, setting: str, tables: list[dict[str, An
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
         if band:
             ax.axhspan(band["low"], band["high"], color="0.6", alpha=0.25, linewidth=0,
-                       label=f"null band ±{band['half_width']:.1f}")
+                       label=f"dense 95% CI ±{band['half_width']:.1f}")
         ax.axhline(0, color="0.35", linestyle="--", linewidth=1, label="dense")
         for i, method in enumerate(methods):
             # Dodge the methods sideways so that their error bars do not hide each other.
@@ -143,7 +143,8 @@ def delta_t_vs_sparsity(w: FigureWriter, setting: str, tables: list[dict[str, An
     names = ", ".join(methods)
     alt = (f"Points with error bars of ΔT in percent against target sparsity for {names} on "
            f"{setting}; error bars are 95% intervals over seeds, the dashed line is the dense "
-           "model" + (f", the grey band the null band ±{band['half_width']:.1f}" if band else "")
+           "model" + (f", the grey band dense's own 95% interval (the noise floor) "
+                         f"±{band['half_width']:.1f}" if band else "")
            + (f"; {len(clipped)} point(s) beyond the plotted range are drawn as arrows at its "
               "edge with their value" if clipped else "") + ".")
     return FigureRef(title, alt, png, svg)

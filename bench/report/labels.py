@@ -63,11 +63,13 @@ LEGEND = {
     "Δm": "vs single-task: ΔT's formula with each task's reference the dense single-task "
           "network of that task (mean over its seeds), % (higher is better; – without "
           "single-task runs); ± as for ΔT",
-    "Group": "rank group: methods whose intervals do not separate them from the leader share "
-             "its group (e.g. 1–3)",
+    "Group": "rank group: the ranks that pairwise t-tests between the methods of the table "
+             "(Holm-corrected) leave possible (e.g. 1–3); bold: not significantly worse than "
+             "the leader",
     "Start": "where the method starts: init (random initialisation) or dense (the trained dense "
              "model of the same seed)",
-    "Budget": "total training cost in units of one dense run's budget",
+    "Budget": "total training cost in units of one dense run's budget; a table ranks one "
+              "budget only",
     "Seeds": "number of seeds averaged",
     "↑ / ↓": "higher / lower is better",
     "†": "reported beside ΔT but not counted in it",

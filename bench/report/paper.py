@@ -1,9 +1,11 @@
 """The summary tables for a paper: `bench report --format latex|markdown`.
 
-One table per setting: a row per method, two columns per target sparsity — "ΔT ± half-width of
-the 95 % interval" (vs the dense multi-task model) with the rank group, and "Δm ± half-width"
-(vs the single-task networks) — then the dense multi-task model's own Δm and the null band; a
-cell whose interval overlaps the null band carries a mark explained under the table.
+One table per setting: a row per method, two columns per target sparsity and budget (rows of
+different budgets are never ranked together) — "ΔT ± half-width of the 95 % interval" (vs the
+dense multi-task model) with the rank group, and "Δm ± half-width" (vs the single-task
+networks) — then the dense multi-task model's own Δm, dense's own interval (the noise floor)
+and the minimum detectable difference; a ΔT the test against dense cannot tell from dense
+carries a mark explained under the table.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ FORMATS = ("html", "latex", "markdown")
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
                   "^": r"\textasciicircum{}"}
-NULL_NOTE = ("° : the interval overlaps the null band (not distinguishable from dense). "
-             "± is the half-width of the 95% interval over seeds; (g) is the rank group. "
-             "ΔT is measured against the dense multi-task model, Δm against the single-task "
-             "networks (– : no single-task runs).")
+NULL_NOTE = ("° : not distinguishable from dense (t-test against dense's per-seed ΔT, "
+             "Holm-corrected). ± is the half-width of the 95% interval over seeds; (g) is the "
+             "rank group from pairwise t-tests, Holm-corrected; bold: not significantly worse "
+             "than the leader. MDD: the smallest ΔT difference the table detects with 80% "
+             "power. ΔT is measured against the dense multi-task model, Δm against the "
+             "single-task networks (– : no single-task runs).")
 
 
 def _latex(text: str) -> str:
@@ -33,6 +37,16 @@ def _latex_number(text: str) -> str:
 def _latex_note() -> str:
     return (_latex(NULL_NOTE).replace("°", "$^{\\circ}$").replace("±", "$\\pm$")
             .replace("ΔT", "$\\Delta_T$").replace("Δm", "$\\Delta_m$").replace("–", "--"))
+
+
+def _headers(view: dict[str, Any]) -> list[str]:
+    """A column group's title: the target sparsity and the budget its rows share."""
+    return [f"{t}% · budget {b}" for t, b in zip(view["targets"], view["budgets"], strict=True)]
+
+
+def _headers_latex(view: dict[str, Any]) -> list[str]:
+    return [f"{t}\\%, budget " + ("--" if b == "–" else f"{b.replace('×', '')}$\\times$")
+            for t, b in zip(view["targets"], view["budgets"], strict=True)]
 
 
 def _cell_latex(cell: dict[str, Any] | None) -> str:
@@ -62,8 +76,8 @@ def to_latex(leaderboard: dict[str, Any]) -> str:
                 "$\\pm$ 95\\% CI half-width over seeds (rank group), and $\\Delta_m$ (\\%, vs "
                 "single-task) $\\pm$ 95\\% CI half-width.}",
                 f"\\begin{{tabular}}{{ll{'rr' * n}}}", "\\toprule",
-                "Method & Start & " + " & ".join(f"\\multicolumn{{2}}{{c}}{{{t}\\%}}"
-                                                  for t in view["targets"]) + " \\\\",
+                "Method & Start & " + " & ".join(f"\\multicolumn{{2}}{{c}}{{{h}}}"
+                                                  for h in _headers_latex(view)) + " \\\\",
                 " & & " + " & ".join(["$\\Delta_T$ vs dense MTL & $\\Delta_m$ vs single-task"] * n)
                 + " \\\\",
                 "\\midrule"]
@@ -71,12 +85,15 @@ def to_latex(leaderboard: dict[str, Any]) -> str:
             cells = " & ".join(f"{_cell_latex(c)} & {_dm_latex(c and c['dm'])}"
                                for c in row["cells"])
             out.append(f"{_latex(row['method'])} & {_latex(row['start'])} & {cells} \\\\")
-        band = view["null_band_text"]
-        band_cell = f"$\\pm {band[1:]}$" if band else "--"
+        floor = view["noise_floor_text"]
+        floor_cell = f"$\\pm {floor[1:]}$" if floor else "--"
         reference = " & ".join(f"ref. & {_dm_latex(dm)}" for dm in view["reference_dm"])
         out += ["\\midrule",
                 f"dense multi-task & & {reference} \\\\",
-                "null band (dense vs dense) & & " + " & ".join([f"{band_cell} &"] * n) + " \\\\",
+                "dense 95\\% CI (noise floor) & & " + " & ".join([f"{floor_cell} &"] * n)
+                + " \\\\",
+                "MDD (80\\% power) & & " + " & ".join(f"${m}$ &" if m != "–" else "-- &"
+                                                       for m in view["mdd"]) + " \\\\",
                 "\\bottomrule", "\\end{tabular}",
                 f"\\par\\smallskip{{\\footnotesize {_latex_note()}}}",
                 "\\end{table}", ""]
@@ -105,17 +122,18 @@ def to_markdown(leaderboard: dict[str, Any]) -> str:
     for view in summaries(leaderboard):
         out += [f"**{_md(view['setting'])}** — ΔT (%, vs dense multi-task) ± 95% CI half-width "
                 "over seeds (rank group); Δm (%, vs single-task) ± 95% CI half-width", "",
-                "| Method | Start | " + " | ".join(f"{t}% ΔT vs dense multi-task | {t}% Δm vs "
-                                                  "single-task" for t in view["targets"]) + " |",
+                "| Method | Start | " + " | ".join(f"{h} ΔT vs dense multi-task | {h} Δm vs "
+                                                  "single-task" for h in _headers(view)) + " |",
                 "|---|---|" + "---:|---:|" * len(view["targets"])]
         for row in view["rows"]:
             cells = " | ".join(f"{_cell_md(c)} | {_dm_md(c and c['dm'])}" for c in row["cells"])
             out.append(f"| {_md(row['method'])} | {row['start']} | {cells} |")
-        band = view["null_band_text"] or "–"
+        floor = view["noise_floor_text"] or "–"
         reference = " | ".join(f"ref. | {_dm_md(dm)}" for dm in view["reference_dm"])
         out += [f"| dense multi-task | | {reference} |",
-                "| null band (dense vs dense) | | " + " | ".join([f"{band} | "] *
+                "| dense 95% CI (noise floor) | | " + " | ".join([f"{floor} | "] *
                                                               len(view["targets"])) + " |",
+                "| MDD (80% power) | | " + " | ".join(f"{m} | " for m in view["mdd"]) + " |",
                 "", NULL_NOTE, ""]
     return "\n".join(out) if out else "No ranked runs.\n"
 

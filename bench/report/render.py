@@ -21,8 +21,10 @@ from bench.report.speed import read_latency
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO_ROOT / "reports" / "templates"
 STATIC = REPO_ROOT / "reports" / "static"
-# 1: mean ± std only; 2 adds intervals, rank groups, the null band, start, budget, stale runs.
-SCHEMA_VERSIONS = (1, 2)
+# 1: mean ± std only; 2 adds intervals, rank groups, start, budget, stale runs; 3 replaces the
+# interval-overlap groups and the null band by pairwise tests, dense's own interval and the
+# minimum detectable difference, and splits tables by budget.
+SCHEMA_VERSIONS = (1, 2, 3)
 
 
 def environment(templates: Path = TEMPLATES) -> jinja2.Environment:

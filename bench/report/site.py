@@ -20,7 +20,7 @@ from bench.report.inputs import read_json_object
 from bench.report.labels import cell, dom_id, fmt, legend_items, safe_name
 from bench.report.speed import speed_view
 from bench.report.speed_figure import accuracy_speed
-from bench.report.stats import budget_text, delta_t_text, group_label, in_null_band, start_of
+from bench.report.stats import budget_text, delta_t_text, group_label, indistinguishable, start_of
 from bench.report.summary import group_settings, summary_view
 from bench.report.tables import table_view
 
@@ -171,7 +171,7 @@ class SiteBuilder:
             "delta_t": {"text": "ref." if reference else text["mean"],
                         "std": "" if reference else text["pm"], "title": text["interval"],
                         "sort": "" if reference else repr(float(entry["delta_t"]["mean"]))},
-            "flag": not reference and in_null_band(entry),
+            "flag": not reference and indistinguishable(entry),
             "start": start_of(entry), "budget": budget_text(entry),
             "sparsity": cell(entry["sparsity"]["overall"], 2, 100.0),
             "seeds": entry["n_seeds"],

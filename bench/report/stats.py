@@ -1,8 +1,9 @@
 """The leaderboard's statistics as the report shows them: ΔT ± the half-width of its 95 %
-interval, the rank group, the null band and the "not distinguishable from dense" flag.
+interval, the rank group, the bold leader's group, the noise floor (dense's own interval), the
+minimum detectable difference and the "not distinguishable from dense" flag.
 
-Every reader is defensive (`.get`): a leaderboard written before schema 2 has none of these
-fields, and the report then shows the mean with a dash where the interval would be.
+Every reader is defensive (`.get`): a leaderboard written before schema 3 lacks some of these
+fields, and the report then shows a dash (or nothing bold) where they would be.
 """
 
 from __future__ import annotations
@@ -78,34 +79,61 @@ def group_low(entry: dict[str, Any]) -> int | None:
     return None
 
 
-def best_group(entries: list[dict[str, Any]]) -> set[str]:
-    """Methods in the leader's group: bold only when that group is not the whole table (then
-    the interval separates it from something, and the bold means something)."""
-    top = {e["method"] for e in entries if group_low(e) == 1}
-    return top if top and len(top) < len(entries) else set()
+def best_group(table: dict[str, Any]) -> set[str]:
+    """The methods to bold: those the table's pairwise tests do not find significantly worse
+    than the leader — and only when that is not the whole table, so that the bold excludes
+    something. A leaderboard without pairwise tests (schema < 3) bolds nothing."""
+    entries = table.get("entries") or []
+    pairwise = table.get("pairwise")
+    if not entries or not isinstance(pairwise, dict):
+        return set()
+    leader = entries[0]["method"]
+    worse = {pair["b"] if pair["a"] == leader else pair["a"]
+             for pair in pairwise.get("pairs") or []
+             if pair.get("significant") and leader in (pair.get("a"), pair.get("b"))}
+    top = {e["method"] for e in entries if e["method"] not in worse}
+    return top if len(top) < len(entries) else set()
 
 
-def in_null_band(entry: dict[str, Any]) -> bool:
-    return bool(entry.get("within_null_band"))
+def indistinguishable(entry: dict[str, Any]) -> bool:
+    """The test against dense's per-seed ΔT found no difference (or could not be made)."""
+    return bool(entry.get("not_distinguishable_from_dense"))
 
 
-def null_band(table: dict[str, Any]) -> dict[str, Any] | None:
-    band = table.get("null_band")
-    if not isinstance(band, dict) or band.get("low") is None or band.get("high") is None:
+def noise_floor(table: dict[str, Any]) -> dict[str, Any] | None:
+    """Dense's own 95 % interval over its per-seed ΔT: the one noise floor of a table."""
+    floor = table.get("noise_floor")
+    if not isinstance(floor, dict) or floor.get("low") is None or floor.get("high") is None:
         return None
-    low, high = float(band["low"]), float(band["high"])
-    width = band.get("half_width")
-    return {"low": low, "high": high,
-            "half_width": float(width) if width is not None else (high - low) / 2,
-            "n": band.get("n_dense_seeds") or (table.get("reference") or {}).get("n_seeds"),
-            "estimator": band.get("estimator") or ""}
+    low, high = float(floor["low"]), float(floor["high"])
+    return {"low": low, "high": high, "half_width": (high - low) / 2,
+            "mean": float(floor.get("mean") or 0.0),
+            "n": floor.get("n_dense_seeds") or (table.get("reference") or {}).get("n_seeds"),
+            "estimator": floor.get("estimator") or ""}
 
 
-def null_band_text(table: dict[str, Any], decimals: int = 1) -> str:
-    band = null_band(table)
-    if band is None:
-        return "no null band (fewer than 2 dense seeds)"
-    return f"±{band['half_width']:.{decimals}f}"
+def noise_floor_text(table: dict[str, Any], decimals: int = 1) -> str:
+    floor = noise_floor(table)
+    if floor is None:
+        return "no noise floor (fewer than 2 dense seeds)"
+    return f"±{floor['half_width']:.{decimals}f}"
+
+
+def mdd_of(table: dict[str, Any]) -> float | None:
+    value = (table.get("minimum_detectable_difference") or {}).get("value")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def mdd_text(table: dict[str, Any], decimals: int = 1) -> str:
+    """The table's minimum detectable difference in ΔT, or a dash (fewer than 2 seeds)."""
+    value = mdd_of(table)
+    return "–" if value is None else f"{value:.{decimals}f}"
+
+
+def table_budget_text(table: dict[str, Any]) -> str:
+    """The budget every row of a table shares (tables are split by budget)."""
+    value = table.get("budget_units")
+    return "–" if not isinstance(value, (int, float)) else f"{float(value):.2f}×"
 
 
 def start_of(entry: dict[str, Any]) -> str:

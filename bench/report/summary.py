@@ -1,6 +1,7 @@
-"""The compact summary a reader sees first: per setting, method × target sparsity → ΔT (vs the
-dense multi-task model) and Δm (vs the single-task networks), each ± the half-width of its 95 %
-interval, and the rank group, with the setting's null band beside it.
+"""The compact summary a reader sees first: per setting, method × (target sparsity, budget) →
+ΔT (vs the dense multi-task model) and Δm (vs the single-task networks), each ± the half-width
+of its 95 % interval, and the rank group; per column the budget and the minimum detectable
+difference, with the setting's noise floor (dense's own interval) beside it.
 
 One structure feeds the index page and the paper tables (`bench report --format latex|markdown`).
 """
@@ -17,9 +18,11 @@ from bench.report.stats import (
     delta_m_text,
     delta_t_text,
     group_label,
-    in_null_band,
-    null_band,
+    indistinguishable,
+    mdd_text,
+    noise_floor,
     start_of,
+    table_budget_text,
 )
 
 
@@ -39,11 +42,16 @@ def group_settings(tables: list[dict[str, Any]]) -> dict[str, list[dict[str, Any
             for (name, identity), group in keyed.items()}
 
 
-def _band(tables: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The setting's null band (the dense runs are shared by its targets, so it is one band;
-    the widest is shown if tables ever disagree)."""
-    bands = [b for b in (null_band(t) for t in tables) if b is not None]
-    return max(bands, key=lambda b: b["half_width"]) if bands else None
+def _floor(tables: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The setting's noise floor (its dense runs are shared by every table, so it is one
+    interval; the widest is shown if tables ever disagree)."""
+    floors = [f for f in (noise_floor(t) for t in tables) if f is not None]
+    return max(floors, key=lambda f: f["half_width"]) if floors else None
+
+
+def _column_order(table: dict[str, Any]) -> tuple[Any, ...]:
+    budget = table.get("budget_units")
+    return (table["target_sparsity"], budget is None, budget or 0.0)
 
 
 def _method_order(tables: list[dict[str, Any]]) -> list[str]:
@@ -55,11 +63,12 @@ def _method_order(tables: list[dict[str, Any]]) -> list[str]:
 
 
 def summary_view(name: str, tables: list[dict[str, Any]]) -> dict[str, Any]:
-    """`{"setting", "targets", "rows": [{"method", "start", "cells": [...]}], "null_band"}`."""
-    tables = sorted(tables, key=lambda t: t["target_sparsity"])
+    """`{"setting", "targets", "budgets", "mdd", "rows": [{"method", "start", "cells": [...]}],
+    "noise_floor"}`: a column per table, i.e. per target sparsity and budget."""
+    tables = sorted(tables, key=_column_order)
     targets = [f"{100 * t['target_sparsity']:.0f}" for t in tables]
     by_target = [{e["method"]: e for e in t["entries"]} for t in tables]
-    bold = [best_group(t["entries"]) for t in tables]
+    bold = [best_group(t) for t in tables]
     rows = []
     for method in _method_order(tables):
         cells: list[dict[str, Any] | None] = []
@@ -75,22 +84,19 @@ def summary_view(name: str, tables: list[dict[str, Any]]) -> dict[str, Any]:
                           "dm": delta_m_text(entry),
                           "group": group_label(entry), "best": method in bold[index],
                           "budget": budget_text(entry),
-                          "flag": NOT_DISTINGUISHABLE if in_null_band(entry) else "",
+                          "flag": NOT_DISTINGUISHABLE if indistinguishable(entry) else "",
                           "sort": repr(float(entry["delta_t"]["mean"]))})
         rows.append({"method": method, "start": start, "cells": cells,
                      "href": f"methods/{safe_name(method)}.html"})
-    band = _band(tables)
-    others = [b for b in (null_band({"null_band": t.get("null_band_alternative")})
-                          for t in tables) if b is not None]
-    other = max(others, key=lambda b: b["half_width"]) if others else None
-    # The dense multi-task model's own Δm per target (its ΔT is 0 by definition).
+    floor = _floor(tables)
+    # The dense multi-task model's own Δm per column (its ΔT is 0 by definition).
     reference_dm = [delta_m_text(t["reference"]) if t.get("reference") else None for t in tables]
     return {"reference_dm": reference_dm,
-            "alternative": None if other is None else
-            {"text": f"±{other['half_width']:.1f}",
-             "kind": str((tables[0].get("null_band_alternative") or {}).get("reference_kind", ""))},
-            "setting": name, "targets": targets, "rows": rows, "null_band": band,
-            "null_band_text": "" if band is None else f"±{band['half_width']:.1f}",
+            "setting": name, "targets": targets, "rows": rows,
+            "budgets": [table_budget_text(t) for t in tables],
+            "mdd": [mdd_text(t) for t in tables],
+            "noise_floor": floor,
+            "noise_floor_text": "" if floor is None else f"±{floor['half_width']:.1f}",
             "anchors": [t["id"] for t in tables]}
 
 

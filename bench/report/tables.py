@@ -30,10 +30,12 @@ from bench.report.stats import (
     delta_t_text,
     group_label,
     group_low,
-    in_null_band,
-    null_band,
-    null_band_text,
+    indistinguishable,
+    mdd_text,
+    noise_floor,
+    noise_floor_text,
     start_of,
+    table_budget_text,
 )
 from bench.tasks import METRICS
 
@@ -60,13 +62,14 @@ def _columns(table: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
         {**_column("Δm", True, "mean over seeds ± half-width of the 95% interval, percent vs "
                    "the single-task networks (mean over their seeds); – without them", unit="%",
                    ref=DELTA_M_REFERENCE), "rowspan": 2, "colspan": 1, "key": "delta_m"},
-        {**_column("Group", None, "rank group: methods not separated from the leader share "
-                   "its group"), "rowspan": 2, "colspan": 1, "key": "group"},
+        {**_column("Group", None, "rank group: the ranks the pairwise tests (Holm-corrected) "
+                   "leave possible"), "rowspan": 2, "colspan": 1, "key": "group"},
         {**_column("Seeds", None, "number of seeds"), "rowspan": 2, "colspan": 1},
         {**_column("Start", None, "init: random initialisation; dense: the trained dense "
                    "model of the same seed"), "rowspan": 2, "colspan": 1},
-        {**_column("Budget", None, "total training cost in dense-budget units",
-                   unit="× dense"), "rowspan": 2, "colspan": 1},
+        {**_column("Budget", None, "total training cost in dense-budget units; a table "
+                   "ranks one budget only", unit="× dense"), "rowspan": 2, "colspan": 1,
+         "key": "budget"},
     ]
     sub: list[dict[str, Any]] = []
     for task in table["tasks"]:
@@ -92,15 +95,17 @@ def _columns(table: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
 def _headline(table: dict[str, Any], entry: dict[str, Any], href: str,
               reference: bool) -> list[dict[str, Any]]:
     if reference:
-        band = null_band(table)
-        delta = {"text": "ref.", "std": "null band " + null_band_text(table) if band else "",
-                 "sort": "0.0", "title": "the dense reference (ΔT 0); its null band is the ΔT dense seeds "
-                 "score against each other"}
+        floor = noise_floor(table)
+        delta = {"text": "ref.", "std": noise_floor_text(table) if floor else "",
+                 "sort": "0.0",
+                 "title": "the dense reference; ± is dense's own 95% interval over its per-seed "
+                 "ΔT (each seed against the mean of the others): the noise floor"
+                 + (f", [{floor['low']:.1f}, {floor['high']:.1f}]" if floor else "")}
     else:
         text = delta_t_text(entry)
         delta = {"text": text["mean"], "std": text["pm"], "title": text["interval"],
                  "sort": repr(float(entry["delta_t"]["mean"])),
-                 "flag": NOT_DISTINGUISHABLE if in_null_band(entry) else ""}
+                 "flag": NOT_DISTINGUISHABLE if indistinguishable(entry) else ""}
     dm = delta_m_text(entry)
     m_cell = ({"text": "–", "std": "", "sort": "", "title": "no single-task references"}
               if dm is None else
@@ -116,7 +121,8 @@ def _headline(table: dict[str, Any], entry: dict[str, Any], href: str,
          "sort": "0" if reference else str(group_low(entry) or entry["rank"]), "cls": "group"},
         {"text": str(entry["n_seeds"]), "std": "", "sort": str(entry["n_seeds"])},
         {"text": start_of(entry), "std": "", "sort": start_of(entry)},
-        {"text": budget_text(entry), "std": "", "sort": "" if budget is None else repr(budget)},
+        {"text": budget_text(entry), "std": "", "sort": "" if budget is None else repr(budget),
+         "cls": "budget"},
     ]
 
 
@@ -139,21 +145,23 @@ def _row(table: dict[str, Any], entry: dict[str, Any], href: str, reference: boo
 
 def table_view(table: dict[str, Any], method_href: Callable[[str], str]) -> dict[str, Any]:
     top, sub = _columns(table)
-    bold = best_group(table["entries"])
+    bold = best_group(table)
     rows = [{"reference": True, "method": table["reference"]["method"], "flag": False,
              "cells": _row(table, table["reference"], method_href(table["reference"]["method"]),
                            True)}]
-    rows += [{"reference": False, "method": e["method"], "flag": in_null_band(e),
+    rows += [{"reference": False, "method": e["method"], "flag": indistinguishable(e),
               "cells": _row(table, e, method_href(e["method"]), False)} for e in table["entries"]]
     for row in rows:
         for c in row["cells"]:
             for key, default in (("href", None), ("cls", ""), ("title", ""), ("flag", "")):
                 c.setdefault(key, default)
             c["best"] = False
-        # Bold only the ΔT of the leader's group, and only when an interval separates it.
+        # Bold only the ΔT of the rows not significantly worse than the leader, and only when
+        # some row is (best_group).
         row["cells"][1]["best"] = row["method"] in bold and not row["reference"]
     # Column-by-column sort direction, aligned with the cells of a row.
     betters = ["", "higher", "higher", "", "", "", ""] + [c["better"] for c in sub]
     return {"id": table["id"], "dom_id": "table-" + dom_id(table["id"]), "top": top, "sub": sub,
             "rows": rows, "betters": betters, "has_aux": any(c["aux"] for c in sub),
-            "null_band": null_band_text(table) if null_band(table) else None}
+            "noise_floor": noise_floor_text(table) if noise_floor(table) else None,
+            "mdd": mdd_text(table), "budget": table_budget_text(table)}
