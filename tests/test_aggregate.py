@@ -15,6 +15,7 @@ from fixtures.results import DENSE_METRICS, build_fixture_runs, fake_metrics, ru
 
 from bench.aggregate import aggregate, build_leaderboard
 from bench.cli import main
+from bench.record.result import SCHEMA_VERSION
 from bench.tasks import DELTA_T_KEYS, metric_spec
 
 
@@ -102,7 +103,7 @@ def test_invalid_runs_are_listed_with_reasons_and_never_ranked(runs: Path) -> No
     write_run(runs, "imp", 0.7, 0, sparsity={"overall": 0.712, "by_component": {"backbone": 0.7}})
     write_run(runs, "imp", 0.7, 1, sparsity={"overall": 0.704, "by_component": {"backbone": 0.7}})
     write_run(runs, "snip", 0.7, 7)  # no dense seed 7: scored against the dense seeds' mean
-    write_run(runs, "lth", 0.7, 0, schema_version=2)
+    write_run(runs, "lth", 0.7, 0, schema_version=SCHEMA_VERSION - 1)  # an older benchmark's
     write_run(runs, "lth", 0.7, 1, metrics={"segment_semantic": {"miou": float("nan")}})
     bad = run_path(runs, "random", 0.7, 0)
     bad.mkdir(parents=True)
@@ -111,7 +112,8 @@ def test_invalid_runs_are_listed_with_reasons_and_never_ranked(runs: Path) -> No
     reasons = {i["path"]: i["reason"] for i in lb["invalid"]}
     assert "run failed: non-finite loss at step 17" in reasons["synthetic/resnet34/imp/s0.90/seed0"]
     assert "1.20 pp off the target" in reasons["synthetic/resnet34/imp/s0.70/seed0"]
-    assert "unknown schema_version 2" in reasons["synthetic/resnet34/lth/s0.70/seed0"]
+    assert f"schema_version {SCHEMA_VERSION - 1} (this version reads {SCHEMA_VERSION})" in \
+        reasons["synthetic/resnet34/lth/s0.70/seed0"]
     assert "non-finite" in reasons["synthetic/resnet34/lth/s0.70/seed1"]
     assert "invalid JSON" in reasons["synthetic/resnet34/random/s0.70/seed0"]
     assert len(lb["invalid"]) == 5 and lb["counts"]["invalid"] == 5
