@@ -209,7 +209,7 @@ def test_local_grid_then_dvc_takes_the_results_without_retraining(
     on_grid = json.loads((run_dir(config, spec) / "result.json").read_text())
     assert on_grid["metrics"] == alone["metrics"]  # type: ignore[index]
 
-    assert "dvc commit --force fetch prepare dense prune" in bench(tmp_path, "grid", "--commit").stdout
+    assert "dvc commit --force fetch prepare code dense prune" in bench(tmp_path, "grid", "--commit").stdout
     repro = _run(tmp_path, sys.executable, "-m", "dvc", "repro")
     for stage in ("prepare", "dense", "prune@random"):
         assert f"Stage '{stage}' didn't change, skipping" in repro, repro

@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="state of a submitted Slurm grid (default: the latest "
                       "<runs_root>/.grid/*.json)")
     what.add_argument("--commit", action="store_true",
-                      help="hand the finished grid to DVC (dvc commit -f fetch prepare dense single_task prune)")
+                      help="hand the finished grid to DVC (dvc commit -f fetch prepare code dense single_task prune)")
     p.add_argument("--dataset", default=None, help="use this dataset instead of `dataset:`")
     p.add_argument("--backbone", default=None, help="use this backbone instead of `backbone:`")
     p.add_argument("--executor", choices=("local", "slurm"), default="local",

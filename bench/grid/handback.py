@@ -1,7 +1,7 @@
 """Hand a finished grid back to DVC: record the run directories as the outputs of the pipeline's
 run stages, so that the next `dvc repro` only aggregates and reports.
 
-`dvc commit -f fetch prepare dense single_task prune` stores the current run directories (and the prepared data)
+`dvc commit -f fetch prepare code dense single_task prune` stores the current run directories (and the prepared data)
 in DVC's cache and writes their hashes, with the current code and parameters, to `dvc.lock` —
 exactly as if `dvc repro` had trained them. It is only correct when every run of the grid is
 done under the current configuration, which is checked first.
@@ -19,7 +19,7 @@ import yaml
 from bench.grid.plan import PlannedRun
 from bench.grid.slurm import materialize_logs
 
-RUN_STAGES = ("fetch", "prepare", "dense", "single_task", "prune")
+RUN_STAGES = ("fetch", "prepare", "code", "dense", "single_task", "prune")
 
 
 def run_stages(dvc_file: Path = Path("dvc.yaml")) -> list[str]:
@@ -38,6 +38,15 @@ def _record_fetch() -> int:
 
     config = load_config()
     return main(["fetch", config.dataset, "--data-root", config.data_root, "--no-progress"])
+
+
+def _record_code() -> int:
+    """The code stage's output (one fingerprint per method) exists only if the pipeline wrote it;
+    write it now, as `dvc repro` would, so that the training stages' dependencies exist."""
+    from bench.cli import main
+    from bench.config import load_config
+
+    return main(["fingerprint", "--out", str(Path(load_config().runs_root) / "code")])
 
 
 def commit_command(stages: list[str]) -> list[str]:
@@ -65,6 +74,8 @@ def hand_back(runs: list[PlannedRun], has_prune_runs: bool,
     for r in runs:
         materialize_logs(r.run_dir)
     if "fetch" in stages and _record_fetch() != 0:
+        return 1
+    if "code" in stages and _record_code() != 0:
         return 1
     command = commit_command(stages)
     print("$ " + " ".join(command), flush=True)

@@ -123,7 +123,7 @@ def describe(record: dict[str, Any], jobs: dict[str, JobInfo]) -> tuple[list[str
                 line += f"  (waiting: {info.reason})"
         elif info.state in FAILED or on_disk == "failed":
             failed += 1
-            why = result.get("reason") or info.reason or last_error_line(Path(run["stderr"]))
+            why = (result.data.get("reason") if result else None) or info.reason or last_error_line(Path(run["stderr"]))
             line += f"\n    reason: exit {info.exit_code or '?'}; {why}\n    log: {run['stderr']}"
         lines.append(line)
     return lines, active, failed
