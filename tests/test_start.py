@@ -174,5 +174,6 @@ def test_a_branch_run_trains_the_rest_of_the_dense_schedule() -> None:
     assert rates[0] == [1.0] * 4 + [0.5] * 4
     assert rates[8] == [0.25] * 4 + [0.125] * 4
     assert schedule_offset(StartPoint("dense", "branch", parent_steps=8)) == 8
+    assert schedule_offset(StartPoint("dense", "branch", rewind_step=1, parent_steps=8)) == 1
     assert schedule_offset(StartPoint("dense", "final", parent_steps=16)) == 0
     assert schedule_offset(StartPoint("init")) == 0

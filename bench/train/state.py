@@ -143,10 +143,15 @@ class RunState:
 
 
 def schedule_offset(start: StartPoint) -> int:
-    """Where in the profile's learning-rate schedule a run starts. A run branching off the dense
-    run under the equal budget trains the rest of that run's schedule (Renda et al. 2020's
-    learning-rate rewinding for the remaining budget); every other run starts it at step 0."""
-    return start.parent_steps if start.at == "branch" else 0
+    """Where in the profile's learning-rate schedule a run starts. Under the equal budget a run
+    branching off the dense run follows that run's schedule from the step of the weights it
+    trains: the branch point (Renda et al. 2020's learning-rate rewinding for the remaining
+    budget), or for a method that rewinds the weights to the dense run's early checkpoint, that
+    checkpoint's step (Frankle et al. 2020 rewind the schedule with the weights). Every other run
+    starts the schedule at step 0."""
+    if start.at != "branch":
+        return 0
+    return start.rewind_step if start.rewind_step is not None else start.parent_steps
 
 
 def step_schedule(optimizer: torch.optim.Optimizer, recipe: Profile,
