@@ -174,6 +174,10 @@ class Config:
     # (`changes_architecture`) also run at these; the others do not (docs/protocol.md §5).
     structured_sparsities: tuple[float, ...] = ()
     seeds: tuple[int, ...] = (0,)
+    # Seeds of the dense reference when it should have more than the methods (empty: `seeds`).
+    # Every ΔT is scored against the mean of the dense seeds, so more of them make the reference,
+    # and its own interval, tighter at the cost of a dense run each; must include every seed.
+    dense_seeds: tuple[int, ...] = ()
     method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Train a dense single-task network per task and seed: the reference of Δm (protocol §2).
     single_task_references: bool = True
@@ -198,6 +202,11 @@ class Config:
         check_grid_lists(self)
 
     @property
+    def reference_seeds(self) -> tuple[int, ...]:
+        """The seeds the dense reference runs at."""
+        return self.dense_seeds or self.seeds
+
+    @property
     def recipe(self) -> Profile:
         return self.profiles[self.profile]
 
@@ -220,7 +229,7 @@ def check_target_sparsity(value: float) -> float:
 def check_grid_lists(config: Config) -> None:
     """The grid's lists name each run once: no value twice (it would plan the same runs twice),
     at least one seed, non-negative seeds; runs evaluate on non-empty val and test splits."""
-    for key in ("methods", "sparsities", "structured_sparsities", "seeds"):
+    for key in ("methods", "sparsities", "structured_sparsities", "seeds", "dense_seeds"):
         values = getattr(config, key)
         for value in dict.fromkeys(values):
             count = values.count(value)
@@ -229,9 +238,14 @@ def check_grid_lists(config: Config) -> None:
                 raise ValueError(f"{key}: {value!r} appears {times}")
     if not config.seeds:
         raise ValueError("seeds: at least one seed is needed")
-    negative = [seed for seed in config.seeds if seed < 0]
-    if negative:
-        raise ValueError(f"seeds: must be >= 0, got {negative[0]}")
+    for key in ("seeds", "dense_seeds"):
+        negative = [seed for seed in getattr(config, key) if seed < 0]
+        if negative:
+            raise ValueError(f"{key}: must be >= 0, got {negative[0]}")
+    missing = [seed for seed in config.seeds if config.dense_seeds and seed not in config.dense_seeds]
+    if missing:
+        raise ValueError(f"dense_seeds: must include every seed (the from-dense methods start from "
+                         f"the dense run of their seed); {missing[0]} is missing")
     for name in ("num_val", "num_test"):
         if getattr(config.synthetic, name) <= 0:
             raise ValueError(

@@ -35,6 +35,7 @@ def write_params(root: Path, name: str = "params.yaml", **changes: Any) -> Path:
     params: dict[str, Any] = {
         "dataset": "synthetic", "backbone": "resnet34", "profile": "tiny",
         "methods": ["random"], "sparsities": [0.5], "structured_sparsities": [], "seeds": [0, 1],
+        "dense_seeds": [],
         "data_root": "data", "runs_root": "runs", "reports_root": "reports",
         "synthetic": {"height": 32, "width": 32, "num_train": 16, "num_val": 8, "num_test": 8,
                       "seed": 0},

@@ -178,3 +178,13 @@ def test_structured_methods_run_at_their_own_targets(tmp_path: Path) -> None:
     # Without structured targets, the grid is the plain method × sparsity × seed product.
     plain = _config(tmp_path, methods=["random", "channel_l1"], sparsities=[0.9])
     assert {s.target_sparsity for s in grid(plain) if s.method != "dense"} == {0.9}
+
+
+def test_dense_seeds_widen_the_reference_only(tmp_path: Path) -> None:
+    config = _config(tmp_path, seeds=[0, 1], dense_seeds=[0, 1, 2, 3])
+    dense = sorted(s.seed for s in grid(config) if s.method == "dense" and s.task is None)
+    assert dense == [0, 1, 2, 3]
+    assert sorted(s.seed for s in grid(config) if s.method == "random") == [0, 1]
+    assert sorted(s.seed for s in grid(config) if s.task == "normal") == [0, 1]
+    with pytest.raises(Exception, match="dense_seeds: must include every seed"):
+        _config(tmp_path, seeds=[0, 5], dense_seeds=[0, 1, 2])

@@ -80,9 +80,9 @@ def method_targets(config: Config, method: str) -> tuple[float, ...]:
 
 
 def grid(config: Config) -> list[RunSpec]:
-    """Every run the pipeline makes: dense per seed, the single-task references (task × seed),
-    then method × target sparsity × seed."""
-    specs = [dense_spec(seed) for seed in config.seeds]
+    """Every run the pipeline makes: dense per seed (`dense_seeds` when set), the single-task
+    references (task × seed), then method × target sparsity × seed."""
+    specs = [dense_spec(seed) for seed in config.reference_seeds]
     specs += single_task_grid(config)
     for method in config.methods:
         if method == "dense":
