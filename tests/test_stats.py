@@ -117,15 +117,16 @@ def test_minimum_detectable_difference_by_hand() -> None:
     assert minimum_detectable_difference([{0: 1.0}, {0: 2.0}]) is None  # one seed each
 
 
-def test_dense_seed_values_are_leave_one_out() -> None:
+def test_dense_seed_values_are_scored_against_the_mean_of_all_dense_seeds() -> None:
     dense = [fake_metrics("dense", 0.0, s) for s in (0, 1, 2)]
 
     def score(m, r):  # type: ignore[no-untyped-def]
         return delta_t(m, r, scoring="nyu")
 
     values = dense_seed_values(dense, score)
-    others = {t: {k: (dense[1][t][k] + dense[2][t][k]) / 2 for k in dense[0][t]} for t in dense[0]}
-    assert len(values) == 3 and values[0] == pytest.approx(score(dense[0], others)["mean"])
+    mean = {t: {k: sum(d[t][k] for d in dense) / 3 for k in dense[0][t]} for t in dense[0]}
+    assert len(values) == 3 and values[0] == pytest.approx(score(dense[0], mean)["mean"])
+    assert sum(values) == pytest.approx(0, abs=0.05)  # deviations from the mean, to first order
     assert dense_seed_values(dense[:1], score) == []
 
 
@@ -141,7 +142,7 @@ def test_rows_that_are_dense_are_not_distinguishable_from_dense(tmp_path: Path) 
     assert snip["not_distinguishable_from_dense"] is False
     assert snip["vs_dense"]["p_holm"] <= 0.05 < random["vs_dense"]["p_holm"]
     assert random["rank"] == 1 and snip["rank_group"]["label"] == "2"
-    # The one noise floor: dense's own interval over its leave-one-out per-seed ΔT.
+    # The one noise floor: dense's own interval over its per-seed ΔT.
     floor = table["noise_floor"]
     reference = table["reference"]["delta_t"]
     assert [floor["low"], floor["high"]] == pytest.approx(reference["ci95"])

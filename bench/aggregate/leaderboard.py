@@ -83,14 +83,11 @@ def _delta_m_scorer(dataset: str) -> stats.Scorer:
 
 def _reference_metrics(dense: list[Run], run: Run, all_dense_mean: Any) -> Any:
     """`all_dense_mean`: the metric means over every dense seed of the run's setting, computed
-    once per setting; a dense run itself is scored against the mean of the others."""
+    once per setting: every run is scored against it, dense seeds too (stats.py, noise floor)."""
     if REFERENCE_KIND == "same_seed":
         same = [d for d in dense if d.seed == run.seed]
         return same[0].result["metrics"] if same else None
-    if run.method != REFERENCE_METHOD:
-        return all_dense_mean
-    others = [d for d in dense if d.path != run.path]
-    return stats.mean_metrics([d.result["metrics"] for d in others]) if others else None
+    return all_dense_mean if dense else None
 
 
 def _score(runs: list[Run], invalid: list[InvalidRun]) -> list[Scored]:
@@ -211,7 +208,7 @@ def _ordered(names: set[str], first: tuple[str, ...]) -> list[str]:
 
 
 def _dense_sample(dense: list[Scored]) -> dict[int, float]:
-    """Dense's per-seed ΔT, each seed against the mean of the other dense seeds (stats.py):
+    """Dense's per-seed ΔT, each seed against the mean of the dense seeds (stats.py):
     what every row is tested against, whatever the reference kind."""
     ordered = sorted(dense, key=lambda d: d.run.seed)
     values = stats.dense_seed_values([d.run.result["metrics"] for d in ordered],
@@ -345,7 +342,7 @@ def build_leaderboard(runs_root: str | Path,
             "bold": "the rows not significantly worse than the leader, only when that is not "
                     "the whole table",
             "noise_floor": "95% t-interval of dense's per-seed ΔT, each dense seed against the "
-                           "mean of the other dense seeds",
+                           "mean of the dense seeds (the rows' reference)",
             "not_distinguishable_from_dense": "the row's per-seed ΔT against dense's, the same "
                                               "test, Holm over the rows of the table, not "
                                               "significant",

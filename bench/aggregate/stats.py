@@ -15,10 +15,12 @@ of one table are a family: Holm's step-down correction keeps the chance of any f
 Rank group of entry i: [1 + #entries significantly better than i, n − #entries significantly
 worse than i] — the ranks the tests leave possible for it.
 
-Noise floor: dense's own per-seed ΔT, each dense seed scored against the mean of the *other*
-dense seeds (leave-one-out), i.e. scored like a method. Its 95 % interval is the one noise floor
-shown; a method whose per-seed ΔT a test cannot tell from those values is "not distinguishable
-from dense".
+Noise floor: dense's own per-seed ΔT, each dense seed scored against the reference every row is
+scored against (the mean of the dense seeds' metrics), i.e. scored like a method. To first order
+these are each seed's deviation from the dense mean, so their sample standard deviation (ddof=1)
+is the usual unbiased estimate of dense's seed noise (leave-one-out scoring would inflate it by
+n/(n−1)). Their 95 % interval is the one noise floor shown; a method whose per-seed ΔT a test
+cannot tell from those values is "not distinguishable from dense".
 """
 
 from __future__ import annotations
@@ -71,12 +73,12 @@ def mean_metrics(runs: Sequence[Metrics]) -> dict[str, dict[str, float]]:
 
 
 def dense_seed_values(dense: Sequence[Metrics], score: Scorer) -> list[float]:
-    """ΔT of each dense seed against the metric means of the other dense seeds (leave-one-out):
+    """ΔT of each dense seed against the metric means of all dense seeds (the rows' reference):
     dense scored like a method; [] for fewer than 2 seeds."""
     if len(dense) < 2:
         return []
-    return [float(score(m, mean_metrics([o for j, o in enumerate(dense) if j != i]))["mean"])
-            for i, m in enumerate(dense)]
+    reference = mean_metrics(dense)
+    return [float(score(m, reference)["mean"]) for m in dense]
 
 
 def noise_floor(values: Sample) -> dict[str, Any] | None:
@@ -90,7 +92,7 @@ def noise_floor(values: Sample) -> dict[str, Any] | None:
             "std": s["std"], "n_dense_seeds": len(seeds), "seeds": seeds,
             "values": [values[k] for k in seeds],
             "estimator": "95% t-interval of dense's per-seed ΔT, each dense seed against the "
-                         "mean of the other dense seeds (leave-one-out)"}
+                         "mean of the dense seeds (the reference every row is scored against)"}
 
 
 def p_value(a: Sample, b: Sample, pairing: str) -> float | None:
