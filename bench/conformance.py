@@ -23,6 +23,7 @@ from bench.config import Config, Profile, SyntheticData
 from bench.conformance_guard import Violations, install, watch
 from bench.errors import RunFailedError
 from bench.masks import MaskedMethod
+from bench.record.result import read_result
 from bench.record.spec import RunSpec, dense_spec, run_dir
 from bench.registry import get_method_class
 from bench.typed import ConfigError, build
@@ -174,13 +175,11 @@ def run_checks(slug: str, targets: tuple[float, ...] = (0.5, 0.9), params: dict[
 def _check_rebuild(report: Report, out: Path, target: float) -> None:
     """A structured method: model.pt reloads into the architecture result.json records,
     evaluates, and removes the target fraction of conv weights (±0.5 pp), re-measured."""
-    import json
-
     from bench.structured import dense_model, measure_structured, rebuild_model
 
     name = "structured: rebuilds from result.json, evaluates, removes the target"
     try:
-        result = json.loads((out / "result.json").read_text())
+        result = _result(out)
         model = rebuild_model(result)
         model.load_state_dict(_weights(out))
         model.eval()
@@ -196,10 +195,15 @@ def _check_rebuild(report: Report, out: Path, target: float) -> None:
     report.add(name, ok, f"re-measured {measured:.4f}")
 
 
-def _read_metrics(out: Path) -> Any:
-    import json
+def _result(out: Path) -> dict[str, Any]:
+    read = read_result(out)
+    if read is None:
+        raise RuntimeError(f"{out} has no readable result.json")
+    return read.data
 
-    return json.loads((out / "result.json").read_text())["metrics"]
+
+def _read_metrics(out: Path) -> Any:
+    return _result(out)["metrics"]
 
 
 def _fresh_state(config: Config) -> dict[str, torch.Tensor]:

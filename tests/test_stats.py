@@ -113,7 +113,7 @@ def test_minimum_detectable_difference_by_hand() -> None:
     assert mdd is not None
     # Tables: t(1 − 0.05/6, 4) = 3.961, t(0.8, 4) = 0.941.
     assert mdd["value"] == pytest.approx((3.961 + 0.941) * 1.0 * math.sqrt(2 / 3), rel=1e-3)
-    assert (mdd["n_seeds"], mdd["n_pairs"], mdd["df"], mdd["pooled_sd"]) == (3, 3, 4, 1.0)
+    assert (mdd["n_seeds"], mdd["n_pairs"], mdd["df"], mdd["typical_sd"]) == (3, 3, 4, 1.0)
     assert minimum_detectable_difference([{0: 1.0}, {0: 2.0}]) is None  # one seed each
 
 
@@ -202,3 +202,10 @@ def test_one_profile_name_with_two_contents_makes_two_tables(tmp_path: Path) -> 
     lb = build_leaderboard(tmp_path)
     assert sorted(t["setting_identity"] for t in lb["tables"]) == ["long", "short"]
     assert all(e["n_seeds"] == 2 for t in lb["tables"] for e in t["entries"])
+
+
+def test_one_erratic_row_does_not_set_the_detectable_difference() -> None:
+    steady = [{0: 0.0, 1: 1.0, 2: 2.0}, {0: 5.0, 1: 6.0, 2: 7.0}, {0: -1.0, 1: 0.0, 2: 1.0}]
+    erratic = {0: -300.0, 1: 0.0, 2: -150.0}
+    with_one = minimum_detectable_difference([*steady, erratic])
+    assert with_one is not None and with_one["typical_sd"] == 1.0  # the median of 1, 1, 1, 150

@@ -348,7 +348,7 @@ def build_leaderboard(runs_root: str | Path,
                                               "significant",
             "minimum_detectable_difference": (
                 f"(t_(1−α/(2m))(df) + t_{stats.POWER}(df))·s·√(2/n), df = 2(n−1), m the number "
-                "of pairs, s the pooled per-seed sd of the rows, n their fewest seeds: the ΔT "
+                "of pairs, s the median per-seed sd of the rows, n their fewest seeds: the ΔT "
                 f"difference detected with power {stats.POWER}"),
             "reference": REFERENCE_METHOD,
             "reference_kind": REFERENCE_KIND,

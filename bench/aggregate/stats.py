@@ -181,13 +181,14 @@ def rank_groups(means: Sequence[float], pairs: Sequence[Mapping[str, Any]]) -> l
     return groups
 
 
-def pooled_sd(samples: Sequence[Sample]) -> float | None:
-    """The pooled per-seed standard deviation, over the samples with at least 2 seeds."""
+def typical_sd(samples: Sequence[Sample]) -> float | None:
+    """The median of the rows' per-seed standard deviations (rows with at least 2 seeds): the
+    spread of a typical row. A pooled sd would let one erratic method (a collapse on some seeds)
+    set every pair's detectable difference."""
     usable = [np.asarray(list(s.values()), dtype="float64") for s in samples if len(s) >= 2]
-    dof = sum(len(s) - 1 for s in usable)
-    if not dof:
+    if not usable:
         return None
-    return float(math.sqrt(sum(np.var(s, ddof=1) * (len(s) - 1) for s in usable) / dof))
+    return float(np.median([np.std(s, ddof=1) for s in usable]))
 
 
 def minimum_detectable_difference(samples: Sequence[Sample], alpha: float = ALPHA,
@@ -197,10 +198,10 @@ def minimum_detectable_difference(samples: Sequence[Sample], alpha: float = ALPH
 
         MDD = (t_{1−α/(2m)}(df) + t_{power}(df)) · s · √(2/n),   df = 2(n − 1)
 
-    s the pooled per-seed sd, n the fewest seeds of a row with at least 2 (the conservative
-    choice when rows differ). None without two seeds anywhere.
+    s the median of the rows' per-seed sds (`typical_sd`), n the fewest seeds of a row with at
+    least 2 (the conservative choice when rows differ). None without two seeds anywhere.
     """
-    s = pooled_sd(samples)
+    s = typical_sd(samples)
     counts = [len(x) for x in samples if len(x) >= 2]
     if s is None or not counts:
         return None
@@ -209,6 +210,6 @@ def minimum_detectable_difference(samples: Sequence[Sample], alpha: float = ALPH
     df = 2 * (n - 1)
     t_alpha = float(_scipy_stats.t.ppf(1 - alpha / (2 * m), df))
     t_power = float(_scipy_stats.t.ppf(power, df))
-    return {"value": (t_alpha + t_power) * s * math.sqrt(2 / n), "pooled_sd": s,
+    return {"value": (t_alpha + t_power) * s * math.sqrt(2 / n), "typical_sd": s,
             "n_seeds": n, "n_pairs": m, "alpha_per_test": alpha / m, "power": power,
             "df": df}

@@ -25,7 +25,6 @@ the file shows the gap between "theoretical" and "measured" speed-up.
 from __future__ import annotations
 
 import functools
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -71,13 +70,16 @@ def interleaved_ms(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int,
 def load_run(run_dir: Path) -> tuple[nn.Module, dict[str, Any], tuple[int, int]]:
     """The run's model (eval mode, CPU) with its final weights, its result and eval size."""
     from bench.errors import ConfigError
+    from bench.record.result import MODEL_FILE, RESULT_FILE, read_result
     from bench.structured import rebuild_model
 
-    result_path, model_path = run_dir / "result.json", run_dir / "model.pt"
-    for path in (result_path, model_path):
-        if not path.exists():
-            raise ConfigError(f"{run_dir}: no {path.name} (a finished run directory is needed)")
-    result = json.loads(result_path.read_text())
+    model_path = run_dir / MODEL_FILE
+    read = read_result(run_dir)
+    for name, present in ((RESULT_FILE, read is not None), (MODEL_FILE, model_path.exists())):
+        if not present:
+            raise ConfigError(f"{run_dir}: no {name} (a finished run directory is needed)")
+    assert read is not None
+    result = read.data
     config = result["provenance"]["config"]
     model = rebuild_model(result)  # a structured run's smaller network, as recorded
     from bench.io import torch_load
