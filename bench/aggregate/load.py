@@ -83,8 +83,9 @@ def read_run(result_file: Path, runs_root: Path) -> Run | InvalidRun:
     if unreadable is not None:
         return InvalidRun(rel, unreadable)
     reason = check_result(result)
-    if reason is not None:
-        return InvalidRun(rel, reason, result if isinstance(result, dict) else None)
+    if reason is not None or not isinstance(result, dict):  # check_result refuses non-objects
+        return InvalidRun(rel, reason or "not a JSON object",
+                          result if isinstance(result, dict) else None)
     return Run(rel, result)
 
 
