@@ -1,9 +1,10 @@
 """End to end: an edit to one method's code reruns that method's DVC stage and nothing else.
 
-A scratch copy of the working tree (code, dvc.yaml, a tiny params.yaml: snip and random, three
-seeds, 8 steps) runs `dvc repro`; then methods/snip.py is edited so that its masks differ, and
-only `prune@snip` (with the `code` stage before it and aggregate, latency and report after it)
-may run again; an edit to a docs file reruns nothing. Minutes long: `pytest -m slow`.
+A scratch copy of the working tree (code, dvc.yaml, a tiny params.yaml: snip, grasp and random,
+three seeds, 8 steps) runs `dvc repro`; then methods/snip.py is edited so that its masks differ,
+and only `prune@snip` (with the `code` stage before it and aggregate, latency and report after
+it) may run again; an edit to methods/_saliency.py, the helper snip and grasp share, reruns
+those two and not random; an edit to a docs file reruns nothing. Minutes long: `pytest -m slow`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ _DOWNSTREAM = {"aggregate", "latency", "report"}
 def _scratch_repo(dest: Path) -> Path:
     shutil.copytree(ROOT, dest, ignore=_ignore)
     params = yaml.safe_load((dest / "params.yaml").read_text())
-    params.update(methods=["snip", "random"], seeds=[0, 1, 2], sparsities=[0.9])
+    params.update(methods=["snip", "grasp", "random"], seeds=[0, 1, 2], sparsities=[0.9])
     params["synthetic"].update(num_train=64, num_val=64, num_test=64)
     params["profiles"][params["profile"]].update(
         iterations=8, log_every=4, checkpoint_every=4, lr_step=4)
@@ -74,12 +75,12 @@ def _results(repo: Path, method: str) -> dict[str, dict[str, object]]:
 
 
 @pytest.mark.slow
-def test_an_edited_method_reruns_only_its_own_stage(tmp_path: Path) -> None:
+def test_an_edited_method_or_helper_reruns_only_the_stages_that_use_it(tmp_path: Path) -> None:
     repo = _scratch_repo(tmp_path / "repo")
     ran, _ = _repro(repo)
-    assert {"code", "dense", "single_task", "prune@snip", "prune@random"} <= ran
+    assert {"code", "dense", "single_task", "prune@snip", "prune@grasp", "prune@random"} <= ran
     fingerprints = {p.name: p.read_bytes() for p in (repo / "runs" / "code").iterdir()}
-    assert sorted(fingerprints) == ["dense.json", "random.json", "snip.json"]
+    assert sorted(fingerprints) == ["dense.json", "grasp.json", "random.json", "snip.json"]
     snip_before = _results(repo, "snip")
     assert len(snip_before) == 3
 
@@ -91,7 +92,7 @@ def test_an_edited_method_reruns_only_its_own_stage(tmp_path: Path) -> None:
     snip.write_text(edited)
     ran, unchanged = _repro(repo)
     assert ran - _DOWNSTREAM == {"code", "prune@snip"}, ran
-    assert {"dense", "single_task", "prune@random"} <= unchanged, unchanged
+    assert {"dense", "single_task", "prune@grasp", "prune@random"} <= unchanged, unchanged
     after = {p.name: p.read_bytes() for p in (repo / "runs" / "code").iterdir()}
     assert after["dense.json"] == fingerprints["dense.json"]
     assert after["random.json"] == fingerprints["random.json"]
@@ -102,7 +103,17 @@ def test_an_edited_method_reruns_only_its_own_stage(tmp_path: Path) -> None:
     assert all(snip_after[k]["identity"] != snip_before[k]["identity"] for k in snip_before)
     assert snip_after != snip_before
 
+    helper = repo / "methods" / "_saliency.py"
+    helper.write_text(helper.read_text() + "\n# an edit to the shared helper\n")
+    grasp_before = _results(repo, "grasp")
+    ran, unchanged = _repro(repo)
+    assert ran - _DOWNSTREAM == {"code", "prune@snip", "prune@grasp"}, ran
+    assert {"dense", "single_task", "prune@random"} <= unchanged, unchanged
+    grasp_after = _results(repo, "grasp")
+    assert all(grasp_after[k]["identity"] != grasp_before[k]["identity"] for k in grasp_before)
+
     (repo / "docs" / "methods.md").write_text((repo / "docs" / "methods.md").read_text() + "\nx\n")
     ran, unchanged = _repro(repo)
     assert not ran, f"a docs edit reran {ran}"
-    assert {"code", "dense", "single_task", "prune@snip", "prune@random"} <= unchanged
+    assert {"code", "dense", "single_task", "prune@snip", "prune@grasp",
+            "prune@random"} <= unchanged
