@@ -99,7 +99,7 @@ def _headline(table: dict[str, Any], entry: dict[str, Any], href: str,
         delta = {"text": "ref.", "std": noise_floor_text(table) if floor else "",
                  "sort": "0.0",
                  "title": "the dense reference; ± is dense's own 95% interval over its per-seed "
-                 "ΔT (each seed against the mean of the others): the noise floor"
+                 "ΔT (each seed against the mean of the dense seeds): the noise floor"
                  + (f", [{floor['low']:.1f}, {floor['high']:.1f}]" if floor else "")}
     else:
         text = delta_t_text(entry)
