@@ -9,7 +9,7 @@ calls, in order:
                                     added to ctx.optimizer)
     prepare(ctx)                    fresh runs only, before step 0: masks at init, saliency
     for each step:
-        before_step(ctx)
+        before_step(ctx)            ctx.train_batch is the batch this step will train on
         loss_weights(ctx, losses)   → {task: weight} or None (all ones)
         backward
         after_backward(ctx)         gradients exist; e.g. zero the gradients of pruned weights
@@ -104,6 +104,10 @@ class Context:
     # The dense parent's full state (parameters and buffers, on the CPU) at its rewind step, for
     # a method with `needs_rewind` (lottery tickets with late rewinding); None otherwise.
     rewind_state: dict[str, torch.Tensor] | None = None
+    # The training batch of the current step, set before `before_step` (None outside a step).
+    # Read it, never change it; work done on it beyond the step (a method's own forward and
+    # backward passes) is counted with `count_extra_batches`.
+    train_batch: Batch | None = None
     _calibration: Callable[[], Iterator[Batch]] | None = None
     _task_losses: Callable[[Batch], dict[str, torch.Tensor]] | None = None
     _log: Callable[[str, float], None] | None = None
@@ -124,6 +128,11 @@ class Context:
         for _ in range(n):
             self.cost.extra_forward_backward += 1
             yield next(it)
+
+    def count_extra_batches(self, n: int) -> None:
+        """Count `n` batches of extra forward/backward work on data the method already holds
+        (e.g. its own passes over `train_batch`)."""
+        self.cost.extra_forward_backward += n
 
     def task_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Forward `batch` and return each task's loss (graph attached, unweighted)."""

@@ -21,12 +21,12 @@ heads end at different sparsities (backbone weights get T chances to be kept, he
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import torch
 
 from bench.masks import Masks
-from bench.method import Context, PrunableWeight
+from bench.method import Batch, Context, PrunableWeight
 
 PAPER = (
     "Sun, Hassani, Wang, Huang, Shi. DiSparse: Disentangled Sparsification for Multitask "
@@ -65,20 +65,38 @@ def isolated_calibration(ctx: Context) -> Iterator[None]:
 def per_task_gradients(
     ctx: Context, n_batches: int, tasks: Sequence[str] | None = None
 ) -> dict[str, Scores]:
-    """{task: Σ_b |∂L_t/∂w|} over backbone ∪ head_t, on `ctx.device`, float32.
-
-    One forward per calibration batch and one backward per task (retain_graph); absolute values
-    are summed over batches, as the public DiSparse code accumulates them. Gradients are taken
-    at the current effective weights (zeros where pruned) with `torch.autograd.grad`, so `.grad`
-    is untouched. Counted in `ctx.cost` (batches) and `cost.notes` (per-task backward passes).
-    """
+    """{task: Σ_b |∂L_t/∂w|} over backbone ∪ head_t for `n_batches` calibration batches, on
+    `ctx.device`, float32 (see `per_task_gradients_over`). Counted in `ctx.cost` (batches)."""
     if n_batches < 1:
         raise ValueError(f"calibration batches must be ≥ 1, got {n_batches}")
+    return per_task_gradients_over(ctx, lambda: ctx.calibration_batches(n_batches), tasks)
+
+
+def split_batch(batch: Batch, chunks: int) -> list[Batch]:
+    """`batch` cut into `chunks` consecutive parts along its first dimension (fewer when the
+    batch has fewer samples), every tensor cut alike."""
+    parts = [dict(zip(batch, values, strict=True))
+             for values in zip(*(t.chunk(chunks) for t in batch.values()), strict=True)]
+    return parts
+
+
+def per_task_gradients_over(
+    ctx: Context, batches: Callable[[], Iterable[Batch]], tasks: Sequence[str] | None = None
+) -> dict[str, Scores]:
+    """{task: Σ_b |∂L_t/∂w|} over backbone ∪ head_t and the batches `batches()` yields.
+
+    One forward per batch and one backward per task (retain_graph); absolute values are summed
+    over batches, as the public DiSparse code accumulates them. Gradients are taken at the
+    current effective weights (zeros where pruned) with `torch.autograd.grad`, so `.grad` is
+    untouched; the passes leave no trace on BatchNorm statistics or the RNG
+    (`isolated_calibration`). Per-task backward passes are counted in `cost.notes`.
+    """
     tasks = tuple(tasks if tasks is not None else ctx.tasks)
     reach = {t: task_reach(ctx, t) for t in tasks}
     totals = {t: {w.name: torch.zeros_like(w.param, dtype=torch.float32) for w in reach[t]} for t in tasks}
+    passes = 0
     with isolated_calibration(ctx):
-        for batch in ctx.calibration_batches(n_batches):
+        for batch in batches():
             losses = ctx.task_losses(batch)
             for i, t in enumerate(tasks):
                 params = [w.param for w in reach[t]]
@@ -88,8 +106,9 @@ def per_task_gradients(
                 for w, g in zip(reach[t], grads, strict=True):
                     if g is not None:
                         totals[t][w.name].add_(g.detach().float().abs())
+                passes += 1
     notes = ctx.cost.notes
-    notes["per_task_backward_passes"] = notes.get("per_task_backward_passes", 0) + n_batches * len(tasks)
+    notes["per_task_backward_passes"] = notes.get("per_task_backward_passes", 0) + passes
     return totals
 
 

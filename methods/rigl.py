@@ -11,7 +11,7 @@ initialisation, regrowth by the gradient of the training loss.
   counts never change; regrown weights start at 0 with zeroed Adam moments.
 - Drop, grow, ERK and the schedule are methods/_dst.py, shared with `disparse_dynamic`; what
   differs is the regrowth ranking: one ranking by the summed loss here, against DiSparse's
-  per-task gradients on calibration batches arbitrated by the union rule.
+  per-task gradients on the same step's batch arbitrated by the union rule.
 
 Deviations from the public code (google-research/rigl, sparse_optimizers.py): there a mask-update
 iteration replaces that iteration's optimizer step; here the benchmark owns the loop, so the

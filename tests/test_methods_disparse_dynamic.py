@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 import torch
+from fixtures.tiny_mtl import batch as tiny_batch
 from fixtures.tiny_mtl import n_prunable, one_thread, run_method, tiny_ctx, train
 
 from bench.method import Context
+from methods._disparse import per_task_gradients_over, split_batch
 from methods.disparse_dynamic import (
     DisparseDynamic,
     DisparseDynamicParams,
@@ -66,7 +68,7 @@ def test_dynamic_schedule_and_short_runs(total: int, interval: int, expected: li
     method, ctx = full_run(0.9, params, total)
     assert method.update_steps(ctx) == expected  # type: ignore[attr-defined]
     assert ctx.cost.rounds == len(expected)
-    assert ctx.cost.extra_forward_backward == len(expected) * params.calibration_batches
+    assert ctx.cost.extra_forward_backward == len(expected)  # one pass over each update's batch
     assert sum(int((~m).sum()) for m in method.masks.values()) == round(0.9 * n_prunable(ctx))  # type: ignore[attr-defined]
 
 
@@ -102,3 +104,33 @@ def test_dynamic_counts_per_layer_fixed_and_regrown_start_at_zero_with_fresh_ada
     train(method, ctx, 4)
     method.finalize(ctx)
     assert sum(int((~m).sum()) for m in method.masks.values()) == round(0.9 * n_prunable(ctx))
+
+
+def test_regrowth_is_scored_on_the_update_steps_own_batch() -> None:
+    """The per-task gradients that rank regrowth are those of the batch the update step trains
+    on (in `batch_chunks` parts), at the weights before that step; the extra passes leave
+    BatchNorm statistics and the RNG untouched."""
+    params = DisparseDynamicParams(min_update_interval=4, update_interval_fraction=1e-4)
+    checked: list[int] = []
+
+    class Watching(DisparseDynamic):
+        def before_step(self, ctx: Context) -> None:
+            buffers = {k: v.clone() for k, v in ctx.model.named_buffers()}
+            rng = torch.get_rng_state()
+            super().before_step(ctx)
+            assert all(torch.equal(v, buffers[k]) for k, v in ctx.model.named_buffers())
+            assert torch.equal(rng, torch.get_rng_state())
+            if not self._grow_scores:
+                return
+            batch = ctx.train_batch
+            assert batch is not None
+            own = per_task_gradients_over(ctx, lambda: split_batch(batch, 2))
+            other = per_task_gradients_over(ctx, lambda: split_batch(tiny_batch(99), 2))
+            for task, scores in self._grow_scores.items():
+                assert all(torch.equal(g, own[task][n]) for n, g in scores.items())
+                assert any(not torch.equal(g, other[task][n]) for n, g in scores.items())
+            checked.append(ctx.step)
+
+    _, ctx = run_method(Watching(params), make_ctx(0.9, 8))
+    assert checked == [3] and ctx.cost.rounds == 1  # scored before step 4, updated after it
+    assert split_batch(tiny_batch(0), 2)[1]["rgb"].shape[0] == 1

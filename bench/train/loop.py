@@ -149,8 +149,9 @@ def _loop(
     state.model.train()
     for step in range(start, total):
         ctx.step = step
-        method.before_step(ctx)
         batch = next(stream)
+        ctx.train_batch = batch  # drawn first, so before_step may score on the step's own batch
+        method.before_step(ctx)
         losses = state.task_losses(batch)
         values = {t: float(v.detach()) for t, v in losses.items()}
         for task, value in values.items():
