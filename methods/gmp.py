@@ -17,6 +17,13 @@ Defaults: t0 = 20 %, t1 = 75 %, Δt = 1 % of the run. Zhu & Gupta prescribe the 
 the RigL authors' public code (google-research/rigl, CIFAR: pruning from step 20,000 to 75,000 of
 97,656, every 1,000 steps), rounded.
 
+First layer: the stem convolution is held dense (`prune_first_layer: false`), as in the GMP
+baseline of the RigL authors' code (CIFAR flag `prune_first_layer` False; ImageNet
+`first_layer_sparsity` 0). There the other layers then take the target sparsity and the model as
+a whole ends a little below it; here every row must measure the same sparsity, so the exact
+count round(s_f·N) over all prunable weights is taken from the other layers (the stem is 588 of
+the embedded model's 357,036 prunable weights, so at 90 % the others end at 90.15 %).
+
 Deviation: the paper's (and TF model_pruning's) masks are per layer, every layer at s_t; here
 the threshold is global across all prunable weights (backbone and heads), as docs/protocol.md
 §5 specifies and as the other magnitude baselines here (`imp`, `lth`) rank.
@@ -38,6 +45,8 @@ class GmpParams:
     end_fraction: float = 0.75
     # Δt, the steps between pruning events, as a fraction of the run (at least one step).
     pruning_interval_fraction: float = 0.01
+    # False: the stem convolution stays dense (the RigL code's GMP baseline).
+    prune_first_layer: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.start_fraction < self.end_fraction <= 1:
@@ -78,6 +87,13 @@ class Gmp(IterativeMagnitudePruning):
     paper = "Zhu, Gupta. To prune, or not to prune: exploring the efficacy of pruning for model compression. ICLR Workshop 2018"
     Params = GmpParams
     start = "init"
+
+    def held_dense(self, ctx: Context) -> set[str]:
+        return set() if self.params.prune_first_layer else {ctx.prunable["backbone"][0].name}
+
+    def prepare(self, ctx: Context) -> None:
+        ctx.cost.notes["held_dense"] = sorted(self.held_dense(ctx))
+        super().prepare(ctx)
 
     def schedule(self, ctx: Context, n_weights: int) -> Schedule:
         p = self.params

@@ -62,6 +62,10 @@ class IterativeMagnitudePruning(MaskedMethod):
     def schedule(self, ctx: Context, n_weights: int) -> Schedule:
         raise NotImplementedError
 
+    def held_dense(self, ctx: Context) -> set[str]:
+        """Prunable weights never pruned; the schedule's counts are taken from the others."""
+        return set()
+
     def setup(self, ctx: Context) -> None:
         super().setup(ctx)
         self._n_weights = sum(w.param.numel() for w in ctx.all_prunable())
@@ -92,9 +96,12 @@ class IterativeMagnitudePruning(MaskedMethod):
     def _cut(self, ctx: Context, rounds: int) -> None:
         """Prune to the count of round `rounds`: the smallest |w| among the survivors."""
         n_pruned = self._schedule[rounds - 1][1]
+        dense = self.held_dense(ctx)
         scores = {}
         for name, w in self._weights.items():
             score = w.param.detach().abs().float()
+            if name in dense:
+                score = torch.full_like(score, math.inf)
             mask = self._device_masks.get(name)
             if mask is not None:
                 score = score.masked_fill(~mask, -1.0)  # the pruned stay pruned

@@ -51,6 +51,18 @@ def check_gmp() -> None:
     for step, count in expected.items():
         assert seen[step] == count
     assert seen[20] == round(0.8 * n_prunable(ctx))
+    # The stem is held dense (the RigL code's GMP baseline); the count comes from the others.
+    stem = ctx.prunable["backbone"][0]
+    assert stem.name == "backbone.conv1" and bool((stem.weight != 0).all())
+    assert ctx.cost.notes["held_dense"] == ["backbone.conv1"]
+    ctx = tiny_ctx(0.8, 0, 20)
+    method = Gmp(GmpParams(start_fraction=0.25, end_fraction=0.75, pruning_interval_fraction=0.1,
+                           prune_first_layer=True))
+    method.setup(ctx)
+    train(method, ctx)
+    method.finalize(ctx)
+    assert int((ctx.prunable["backbone"][0].weight == 0).sum()) > 0
+    assert zeros(ctx) == round(0.8 * n_prunable(ctx))
 
 
 def check_rigl() -> None:
