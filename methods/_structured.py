@@ -154,11 +154,11 @@ class ChannelPruning(PruningMethod):
 
 
 def normalised(importance: Callable[[Any], torch.Tensor], groups: list[Any]) -> Scores:
-    """Each group's channel importance divided by its mean: comparable across layers of
-    different scale, so one global ranking can be made (torch-pruning's "mean" normaliser)."""
-    out = []
-    for group in groups:
-        score = importance(group).detach().float().cpu()
-        mean = score.mean()
-        out.append(score / mean if float(mean) > 0 else torch.ones_like(score))
-    return out
+    """Each group's channel importance divided by its mean (`normalised_scores`)."""
+    return normalised_scores([importance(group).detach().float().cpu() for group in groups])
+
+
+def normalised_scores(scores: Scores) -> Scores:
+    """Each group's scores divided by their mean: comparable across layers of different scale,
+    so one global ranking can be made (torch-pruning's "mean" normaliser)."""
+    return [s / s.mean() if float(s.mean()) > 0 else torch.ones_like(s) for s in scores]

@@ -147,3 +147,29 @@ def test_latency_of_a_structured_model_is_measured_as_it_is(l1_run: tuple[Path, 
     assert paths["dense"]["description"].startswith("the unpruned architecture")
     assert not paths["sparse_csr"]["available"]  # no zeros to skip
     assert payload["macs"]["theoretical_speedup"] > 2  # the smaller network's own MACs
+
+
+def test_taylor_contraction_is_the_gradient_of_a_gate_on_the_channel() -> None:
+    """channel_mtl's per-channel Σ w·g over the convs writing a channel equals ∂L/∂gate of a
+    multiplicative gate (at 1) on that channel's output in every one of those convs — the
+    quantity Molchanov et al. square — for a residual stage's coupled channels too."""
+    from methods.channel_mtl import gate_contractions
+
+    model = tiny_model()
+    plan = ChannelPlan(model, torch.zeros(1, 3, 64, 64), fixed_interfaces(model))
+    coupled = max(range(len(plan.groups)), key=lambda g: len(plan.group_names(g)))
+    writers = [c for c, g in plan.out_of.items() if g == coupled]
+    assert len(writers) > 1  # a residual stage: several convs write the same channels
+    gate = torch.ones(plan.size[coupled], requires_grad=True)
+    hooks = [c.register_forward_hook(lambda m, i, o: o * gate.view(1, -1, 1, 1)) for c in writers]
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    out = model.eval()(x)
+    loss = out["depth_zbuffer"].square().mean() + out["segment_semantic"].mean()
+    weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    found = torch.autograd.grad(loss, [gate, *weights], allow_unused=True)
+    for h in hooks:
+        h.remove()
+    grads = {w: g for w, g in zip(weights, found[1:], strict=True) if g is not None}
+    got = gate_contractions(plan, grads)[coupled]
+    assert torch.allclose(got.float(), found[0], rtol=1e-4, atol=1e-6)
+    assert float(found[0].abs().max()) > 0
