@@ -187,6 +187,7 @@ class AdapMTLBase(PruningMethod):
             for module in self._modules:
                 parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
         n = self.decay_log[1] if self.decay_log else 0
+        touched = abs(round(before * self._numel) - round(target * self._numel)) if margin else 0
         ctx.cost.notes.update(
             threshold_lr=self.threshold_lr,
             weight_decay_at_target=self.decay_at_target,
@@ -196,8 +197,8 @@ class AdapMTLBase(PruningMethod):
             target_reached_fraction=None if self.reached_step is None else self.reached_step / ctx.total_steps,
             sparsity_before_correction=before,
             component_sparsity_before_correction=by_component,
-            weights_touched_by_correction=abs(round(before * self._numel) - round(target * self._numel))
-            if margin else 0,
+            weights_touched_by_correction=touched,
+            weights_touched_fraction=touched / self._numel,
             correction_margin=margin if math.isfinite(margin) else None,
             thresholds={c: float(t) for c, t in self._taus().items()},
         )

@@ -25,6 +25,7 @@ import pandas as pd
 from bench.aggregate import delta_m, stats
 from bench.aggregate.load import SPARSITY_TOLERANCE, InvalidRun, Run, load_runs
 from bench.aggregate.provenance import provenance_counts
+from bench.aggregate.row_notes import row_notes
 from bench.aggregate.staleness import Expected, split_stale
 from bench.tasks import DELTA_T_KEYS, METRICS
 from datasets.registry import DATASETS
@@ -190,6 +191,7 @@ def _entry(method: str, items: list[Scored], rank: int | None,
                              for c in components},
         },
         "cost": _cost([s.run for s in items]),
+        "row_notes": row_notes([(r.get("cost") or {}).get("notes") or {} for r in results]),
         "method_params": results[0].get("method_params") or {},
         "runs": [_run_record(s, dm) for s, dm in zip(items, dms, strict=True)],
     }

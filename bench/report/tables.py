@@ -114,7 +114,7 @@ def _headline(table: dict[str, Any], entry: dict[str, Any], href: str,
     budget = budget_of(entry)
     return [
         {"text": entry["method"], "std": "", "sort": entry["method"], "href": href,
-         "cls": "method"},
+         "cls": "method", **row_note_flag(entry)},
         {**delta, "cls": "headline"},
         {**m_cell, "cls": "headline delta-m"},
         {"text": "ref." if reference else group_label(entry), "std": "",
@@ -165,3 +165,12 @@ def table_view(table: dict[str, Any], method_href: Callable[[str], str]) -> dict
             "rows": rows, "betters": betters, "has_aux": any(c["aux"] for c in sub),
             "noise_floor": noise_floor_text(table) if noise_floor(table) else None,
             "mdd": mdd_text(table), "budget": table_budget_text(table)}
+
+
+ROW_NOTE_FLAG = "ⁿ"
+
+
+def row_note_flag(entry: dict[str, Any]) -> dict[str, str]:
+    """A mark on the method cell whose tooltip reads the row's notes (bench/aggregate/row_notes)."""
+    notes = entry.get("row_notes") or []
+    return {"flag": ROW_NOTE_FLAG, "title": "; ".join(notes)} if notes else {}
