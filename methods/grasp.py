@@ -14,7 +14,8 @@ before the cross-entropy; the tasks here are a segmentation cross-entropy and tw
 with no common logit scale, so the losses are used as they are (T = 1). It re-initialises the
 Linear layers (its classifiers) with Xavier-normal before scoring; the model here has no Linear
 layers (the heads are convolutions), so the model's own initialisation is scored unless
-`scoring_init: xavier_normal` re-draws every prunable layer, as `snip` does by default. It draws
+`scoring_init: xavier_normal` re-draws every prunable layer (`snip`'s option of the same name;
+both score the model's own initialisation by default). It draws
 a class-balanced sample (25 per class on CIFAR-10); here plain training batches. The score
 is not normalised by |ΣS| (a positive factor, which leaves the ranking unchanged).
 """

@@ -17,11 +17,12 @@ from torch import nn
 from bench.cli import main
 from bench.config import Config, load_config
 from bench.conformance import tiny_config
-from bench.perf.projection import PAPER_GRID, project, project_all
+from bench.perf.projection import PAPER_GRID, project, project_all, pruning_methods
 from bench.perf.semi import MatmulConv2d, two_four_mask
 from bench.perf.sparse_conv import CsrConv2d, swap_convs
 from bench.perf.steps import measure_steps
 from bench.record.spec import RunSpec
+from bench.registry import discover
 from bench.train import TrainOptions, train_run
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -170,8 +171,10 @@ def test_projection_follows_the_formula_and_the_grid() -> None:
     expected = row["macs_per_image_train"] * 2 * 3 * 16 * recipe.iterations / (0.35 * 989e12)
     assert row["train_seconds"] == pytest.approx(expected)
     assert row["macs_per_image_eval"] > row["macs_per_image_train"]  # 480×640 > 321×321
-    assert row["grid_runs"] == 10 * 5 * 3 + 3 == (
-        PAPER_GRID["methods"] * PAPER_GRID["sparsities"] * PAPER_GRID["seeds"] + PAPER_GRID["seeds"])
+    methods = len([m for m in discover() if m != "dense"])
+    assert methods == pruning_methods() >= 16
+    assert row["grid_runs"] == methods * 5 * 3 + 3 == (
+        methods * PAPER_GRID["sparsities"] * PAPER_GRID["seeds"] + PAPER_GRID["seeds"])
     assert row["goal_minutes"] == 45 and row["meets_goal"] is (row["run_seconds"] <= 45 * 60)
     slower = project(config, "nyuv2_resnet34", utilisation=0.175)
     assert slower["run_seconds"] == pytest.approx(2 * row["run_seconds"])

@@ -9,8 +9,8 @@ MACs are `bench.models.macs.layer_macs` (conv / linear layers only) of the profi
 counted on the meta device. Backward ≈ 2 × forward is the usual rule (input and weight
 gradients). The peak is the H100 SXM's dense bf16 tensor-core rate (989 TFLOP/s; no 2:4
 sparsity); the utilisation is an assumption stated with every number. The full paper grid is
-10 pruning methods × 5 sparsities × 3 seeds + 3 dense runs per profile, each costed as a dense
-run (saliency / calibration passes add a few batches, i.e. well under 1%).
+every registered pruning method × 5 sparsities × 3 seeds + 3 dense runs per profile, each
+costed as a dense run (saliency / calibration passes add a few batches, i.e. well under 1%).
 """
 
 from __future__ import annotations
@@ -23,8 +23,15 @@ from bench.config import Config
 
 H100_SXM_BF16_DENSE_TFLOPS = 989.0
 DEFAULT_UTILISATION = 0.35
-PAPER_GRID = {"methods": 10, "sparsities": 5, "seeds": 3}
+PAPER_GRID = {"sparsities": 5, "seeds": 3}  # × every registered pruning method
 GOAL_MINUTES = {"nyuv2": 45.0}  # one full paper run on one H100
+
+
+def pruning_methods() -> int:
+    """How many pruning methods the registry holds (the dense reference not counted)."""
+    from bench.registry import discover
+
+    return sum(1 for slug in discover() if slug != "dense")
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,7 @@ def project(config: Config, profile: str, utilisation: float = DEFAULT_UTILISATI
     rate = utilisation * peak_tflops * 1e12
     train_s, eval_s = train_flop / rate, eval_flop / rate
     run_s = train_s + eval_s
-    runs = PAPER_GRID["methods"] * PAPER_GRID["sparsities"] * PAPER_GRID["seeds"] + PAPER_GRID["seeds"]
+    runs = pruning_methods() * PAPER_GRID["sparsities"] * PAPER_GRID["seeds"] + PAPER_GRID["seeds"]
     goal = GOAL_MINUTES.get(setting.dataset)
     return {
         "profile": profile, "dataset": setting.dataset, "backbone": setting.backbone,
