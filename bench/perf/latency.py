@@ -229,8 +229,10 @@ def _copy(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model)
 
 
-def _faster_layers(model: nn.Module, x: torch.Tensor, repeats: int) -> set[str]:
-    """Names of groups=1 convs whose CSR version beats the dense kernel at their own input."""
+def _faster_layers(model: nn.Module, x: torch.Tensor, repeats: int,
+                   device: torch.device | None = None) -> set[str]:
+    """Names of groups=1 convs whose CSR version beats the dense kernel at their own input
+    (`device`: where `model` and `x` are, for the timer's synchronisation; default the CPU)."""
     inputs: dict[str, torch.Tensor] = {}
     handles = [
         m.register_forward_pre_hook(lambda mod, args, name=name: inputs.setdefault(name, args[0]))
@@ -241,12 +243,12 @@ def _faster_layers(model: nn.Module, x: torch.Tensor, repeats: int) -> set[str]:
     finally:
         for h in handles:
             h.remove()
-    cpu, faster = torch.device("cpu"), set()
+    where, faster = device or torch.device("cpu"), set()
     for name, inp in inputs.items():
         conv = model.get_submodule(name)
         sparse = CsrConv2d(conv)  # type: ignore[arg-type]
-        t_dense = statistics.median(median_ms(functools.partial(conv, inp), repeats, 1, cpu))
-        t_sparse = statistics.median(median_ms(functools.partial(sparse, inp), repeats, 1, cpu))
+        t_dense = statistics.median(median_ms(functools.partial(conv, inp), repeats, 1, where))
+        t_sparse = statistics.median(median_ms(functools.partial(sparse, inp), repeats, 1, where))
         if t_sparse < t_dense:
             faster.add(name)
     return faster

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 GRID_SCHEMA = "bench-latency-grid/1"
+# `bench latency-paper`'s file: the same schema, `kind` set to this (bench/perf/paper_size.py).
+REFERENCE_KIND = "paper-size reference"
+REFERENCE_FILE = Path("reports/reference/latency_paper.json")
 
 
 def measure_grid(run_dirs: list[Path], runs_root: Path, repeats: int, warmup: int,
