@@ -96,6 +96,8 @@ SKIP: dict[str, str] = {
     "bench prepare taskonomy": "needs Tiny-Taskonomy (exit 3 here, as `bench prepare nyuv2` above)",
     "bench report [--leaderboard reports/leaderboard.json] [--runs runs] [--out reports/site]":
         "renders every figure (tens of seconds on 2 cores); tests/test_report.py",
+    "bench report --leaderboard reports/leaderboard.json --runs runs --latency my-latency.json":
+        "on runs pulled from a DVC remote, with their latency: tests/test_dvc_remote.py (slow)",
     "bench summary --backbone B --dataset D --input-size H W --json": PLACEHOLDER,
     "bench train --single-task TASK --seed k": PLACEHOLDER,
     "bench grid --method X -j 0": "the pipeline's per-method stage (minutes); tests/test_grid.py",
