@@ -1,12 +1,14 @@
 """DiSparse PT (Sun et al., CVPR 2022): the union arbiter applied to the trained dense model,
 then fine-tuning.
 
-Start "dense": the runner loads the trained dense run of the same seed before `setup`
-(bench/train/start.py). In `prepare` (step 0) each task t ranks backbone ∪ head_t by its own
+Start "dense": the runner loads the dense run of the same seed before `setup` — its branch point
+under the equal budget, its final weights under the papers' (bench/train/start.py). In `prepare`
+(step 0) each task t ranks backbone ∪ head_t by its own
 score, head weights follow their task, a backbone weight is kept if any task keeps it, and the
 shared per-task keep ratio ρ is solved so that exactly N − round(s·N) weights survive
-(methods/_disparse.py). The run then fine-tunes the profile's full step count with the mask
-fixed; the dense training it starts from is counted in `cost.budget_units`.
+(methods/_disparse.py). The run then fine-tunes with the mask fixed for the steps the budget
+gives every from-dense run (docs/methods.md, "disparse_pt"); the dense training it starts from
+is counted in `cost.budget_units`.
 
 Score (`score`): "magnitude" (default) is |w| per task, the score the public code uses for its
 PT results on NYU-v2 and Cityscapes (`disparse_prune_pretrained_l1`) and the one
@@ -15,10 +17,10 @@ backbone against its own head. "gradient" is |g_t ⊙ w| of each task's loss on 
 weights (`calibration_batches` batches), DiSparse's disentangled connection sensitivity; the
 public code's Taskonomy variant multiplies by w² instead, which we do not reproduce.
 
-Deviations from the public code: it fine-tunes for 1,000 iterations at lr 1e-5 with a fresh
-optimiser; here the fine-tuning is the profile's full recipe (the same step count and schedule
-every final model trains), with a fresh optimiser too; ρ is solved for the target instead of
-hand-tuned (their 90 % NYU-v2 setting is ρ = 0.1).
+Deviations from the public code: it retrains for 1,000 of its 20,000 iterations at a constant
+lr 1e-5 with a fresh optimiser; here the fine-tuning is the budget's (equal: the rest of the
+dense schedule from the branch point; paper: the whole schedule), with a fresh optimiser too;
+ρ is solved for the target instead of hand-tuned (their 90 % NYU-v2 setting is ρ = 0.1).
 """
 
 from __future__ import annotations
