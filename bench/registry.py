@@ -3,6 +3,11 @@
 There is no list to edit. Modules whose name starts with `_` are shared helpers, not methods.
 Extra method directories can be named in the environment variable `BENCH_METHODS_PATH`
 (os.pathsep-separated), which is how a new method is tried before it is moved into `methods/`.
+An imported submission (`bench import`, submissions/<slug>/code/) is never registered, unless
+the environment variable `BENCH_RUN_SUBMITTED` names its slug: `bench verify <slug>` sets it for
+its own call (and the runs it starts), appending the submission's `methods/` folder to the
+`methods` package's path, so that its module and helpers import as they did in the author's
+checkout (`bench import` refused helpers that differ from this checkout's).
 A module that fails to import, defines no method, defines a slug that differs from its file
 name, repeats a slug or has invalid parameter defaults is recorded in `broken()` with its error;
 the other methods are unaffected.
@@ -24,12 +29,36 @@ from bench.method import START_POINTS, PruningMethod
 
 _METHODS: dict[str, type[PruningMethod]] | None = None
 _BROKEN: dict[str, str] = {}
+# os.pathsep-separated slugs of imported submissions whose code may run (set by `bench verify`).
+RUN_SUBMITTED_ENV = "BENCH_RUN_SUBMITTED"
+
+
+def _submitted_dirs() -> dict[Path, str]:
+    """The `methods/` folders of the submissions BENCH_RUN_SUBMITTED names, with their slugs,
+    appended to the `methods` package's path."""
+    import methods
+    from bench.record.code import METHODS_PACKAGE, submission_code_dir
+
+    found = {}
+    for slug in filter(None, os.environ.get(RUN_SUBMITTED_ENV, "").split(os.pathsep)):
+        folder = submission_code_dir(slug)
+        if folder is None:
+            continue
+        directory = folder / METHODS_PACKAGE
+        if str(directory) not in methods.__path__:
+            methods.__path__.append(str(directory))
+        found[directory] = slug
+    return found
 
 
 def _method_dirs() -> list[tuple[str, Path]]:
     import methods
 
-    dirs = [("methods", Path(p)) for p in methods.__path__]
+    submitted = _submitted_dirs()
+    # A submission's folder adds its own method only (it may also hold copies of this
+    # checkout's modules it imports, which are this checkout's already).
+    dirs = [("methods", Path(p)) for p in methods.__path__ if Path(p) not in submitted]
+    dirs += [("methods", d) for d in submitted]
     for extra in filter(None, os.environ.get("BENCH_METHODS_PATH", "").split(os.pathsep)):
         dirs.append(("", Path(extra)))
     return dirs
@@ -69,10 +98,11 @@ def discover(refresh: bool = False) -> dict[str, type[PruningMethod]]:
         return _METHODS
     found: dict[str, type[PruningMethod]] = {}
     _BROKEN.clear()
+    submitted = set(filter(None, os.environ.get(RUN_SUBMITTED_ENV, "").split(os.pathsep)))
     for package, directory in _method_dirs():
         for info in sorted(pkgutil.iter_modules([str(directory)]), key=lambda i: i.name):
             name = info.name
-            if name.startswith("_"):
+            if name.startswith("_") or (_is_submission(directory) and name not in submitted):
                 continue
             try:
                 module = _import(package, directory, name)
@@ -99,6 +129,12 @@ def discover(refresh: bool = False) -> dict[str, type[PruningMethod]]:
                 _BROKEN[name] = f"{type(exc).__name__}: {exc}{where}"
     _METHODS = dict(sorted(found.items(), key=lambda kv: (kv[0] != "dense", kv[0])))
     return _METHODS
+
+
+def _is_submission(directory: Path) -> bool:
+    from bench.record.code import REPO_ROOT, SUBMISSIONS_DIR
+
+    return directory.parent.parent.parent == REPO_ROOT / SUBMISSIONS_DIR
 
 
 def broken() -> dict[str, str]:

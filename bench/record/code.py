@@ -12,6 +12,12 @@ imports torch, a plugin or `bench.registry`. Modules that cannot change a result
 on purpose (`RESULT_NEUTRAL`, each with its reason); their own imports are not followed.
 tests/test_code_fingerprint.py pins what counts, and tests/test_pipeline_deps.py checks that
 every module a run really imports is either counted or listed here.
+
+A method imported with `bench import` is read from its submission's code folder,
+`submissions/<slug>/code/`, laid out as the repository (`methods/<slug>.py` and its helpers):
+that folder sees this checkout's modules under its own, as `methods.__path__` extended with it
+does when `bench verify` runs the method, so its files keep the keys they had in the author's
+checkout (`methods/<slug>.py`) and its fingerprint is comparable with the one its runs recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import ast
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +39,10 @@ FIRST_PARTY = ("bench", "datasets", METHODS_PACKAGE)
 CORE_PACKAGES = ("bench", "datasets")
 # The training entry points: every module of this package, and what they import.
 TRAINING = "bench/train"
+# Imported submissions (bench/submit): `<root>/submissions/<slug>/code/`, laid out as the
+# repository. Read only here and by `bench verify`, never imported otherwise.
+SUBMISSIONS_DIR = "submissions"
+SUBMISSION_CODE_DIR = "code"
 
 # Modules that decide no result, by path (a folder ends with "/"). A result is what a run
 # computes (its weights, metrics, sparsity, cost); what is written around it is not.
@@ -127,22 +138,44 @@ def _parse_imports(source: bytes, path: Path) -> tuple[tuple[str, tuple[str, ...
 # Modules and files.
 
 
+# A submission's code folder → the checkout whose modules it sees under its own.
+_OVERLAID: dict[Path, Path] = {}
+# slug → the code folder `bench import` is checking before it moves it into place.
+_STAGED: dict[str, Path] = {}
+
+
+def _search_roots(root: Path) -> tuple[Path, ...]:
+    """Where modules are looked up from `root`: itself, then (for a submission's code folder)
+    the checkout it was imported into."""
+    home = _OVERLAID.get(root.resolve())
+    return (root,) if home is None else (root, home)
+
+
 def _module_path(root: Path, module: str) -> Path | None:
     """The file of first-party `module` under `root` (module or package), if it exists."""
     if module.split(".")[0] not in FIRST_PARTY:
         return None
-    base = root.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
+    for search in _search_roots(root):
+        base = search.joinpath(*module.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _relative(root: Path, path: Path) -> Path | None:
+    for search in _search_roots(root):
+        try:
+            return path.resolve().relative_to(search.resolve())
+        except ValueError:
+            continue
     return None
 
 
 def _module_name(root: Path, path: Path) -> str | None:
     """The dotted name of a file under `root`; None outside it (a plugin directory's module)."""
-    try:
-        rel = path.resolve().relative_to(root.resolve())
-    except ValueError:
+    rel = _relative(root, path)
+    if rel is None:
         return None
     parts = list(rel.with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -152,10 +185,8 @@ def _module_name(root: Path, path: Path) -> str | None:
 
 def _rel(root: Path, path: Path) -> str:
     """The key of a file in a fingerprint: relative to `root` (posix); absolute outside it."""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
+    rel = _relative(root, path)
+    return rel.as_posix() if rel is not None else path.resolve().as_posix()
 
 
 def _imported_modules(root: Path, path: Path) -> set[str]:
@@ -242,14 +273,53 @@ def method_module(slug: str, root: Path = REPO_ROOT) -> Path:
     raise KeyError(f"no module for method {slug!r} in {', '.join(map(str, method_dirs(root)))}")
 
 
+def submission_code_dir(slug: str, root: Path = REPO_ROOT) -> Path | None:
+    """The code folder of submission `slug` (`bench import`; during an import, the folder it is
+    checking), or None when there is none."""
+    staged = _STAGED.get(slug)
+    if staged is not None:
+        return staged
+    folder = root / SUBMISSIONS_DIR / slug / SUBMISSION_CODE_DIR
+    return folder if (folder / METHODS_PACKAGE / f"{slug}.py").is_file() else None
+
+
+@contextmanager
+def staged_submission(slug: str, folder: Path) -> Iterator[None]:
+    """Read submission `slug`'s code from `folder` while the block runs (`bench import` checks
+    a bundle's identities before moving it into place)."""
+    _STAGED[slug] = folder
+    try:
+        yield
+    finally:
+        _STAGED.pop(slug, None)
+
+
+def code_root(slug: str, root: Path = REPO_ROOT) -> Path:
+    """Where method `slug`'s own code is read: `root` for a method of this checkout (or of a
+    BENCH_METHODS_PATH directory), else its submission's code folder, which sees the modules of
+    `root` under its own (a method of the checkout always wins: `bench import` refuses a slug
+    the checkout has)."""
+    try:
+        method_module(slug, root)
+        return root
+    except KeyError:
+        folder = submission_code_dir(slug, root)
+        if folder is None:
+            return root  # method_module raises its own message later
+        _OVERLAID[folder.resolve()] = root
+        return folder
+
+
 def method_files(slug: str, root: Path = REPO_ROOT) -> list[str]:
     """Method `slug`'s own code (relative posix paths, sorted; a plugin outside `root` by its
     absolute path): its module, every `methods` module it imports transitively (helpers such as
     methods/_adapmtl.py, other methods it builds on) with the packages above them, and any
-    `bench`/`datasets` module it reaches that is not in `core_files` already."""
-    closure = _closure(root, [method_module(slug, root)], FIRST_PARTY)
+    `bench`/`datasets` module it reaches that is not in `core_files` already. A submitted
+    method's files are keyed as in the author's checkout (`methods/<slug>.py`)."""
+    source = code_root(slug, root)
+    closure = _closure(source, [method_module(slug, source)], FIRST_PARTY)
     core = set(core_files(root))
-    return [f for f in _sorted_rel(root, closure) if f not in core]
+    return [f for f in _sorted_rel(source, closure) if f not in core]
 
 
 Fingerprint = dict[str, dict[str, str]]
@@ -257,13 +327,22 @@ Fingerprint = dict[str, dict[str, str]]
 
 def fingerprint(slug: str, root: Path = REPO_ROOT) -> Fingerprint:
     """{"files": {path: sha256[:16]}} over `method_files(slug)` and `core_files()`, sorted."""
-    files = sorted({*method_files(slug, root), *core_files(root)})
-    return {"files": {f: file_hash(_abs(root, f)) for f in files}}
+    source = code_root(slug, root)
+    files = {f: file_hash(_abs(source, f)) for f in method_files(slug, root)}
+    files.update({f: file_hash(_abs(root, f)) for f in core_files(root)})
+    return {"files": dict(sorted(files.items()))}
 
 
 def _abs(root: Path, rel: str) -> Path:
+    """The file of fingerprint key `rel` seen from `root` (a submission's code folder sees the
+    checkout's files under its own)."""
     path = Path(rel)
-    return path if path.is_absolute() else root / path
+    if path.is_absolute():
+        return path
+    for search in _search_roots(root):
+        if (search / path).is_file():
+            return search / path
+    return root / path
 
 
 def canonical_json(fp: Mapping[str, Any]) -> str:

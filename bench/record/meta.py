@@ -2,7 +2,8 @@
 they need the dense run's rewind point, whether it changes the architecture.
 
 These are class attributes of the method (bench/method.py documents them). `method_meta` finds
-the method's class in `methods/<slug>.py` (or a BENCH_METHODS_PATH directory) with `ast` and
+the method's class in `methods/<slug>.py` (or a BENCH_METHODS_PATH directory, or an imported
+submission's code folder) with `ast` and
 resolves each attribute the way Python would: the class body first, then its base classes in
 method resolution order, following imports into the `methods` helpers and `bench` modules (e.g.
 methods/_structured.py sets `start = "dense"`; bench/method.py's PruningMethod holds the
@@ -17,7 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.record.code import REPO_ROOT, _module_name, _module_path, _rel, method_module
+from bench.record.code import (
+    REPO_ROOT,
+    _module_name,
+    _module_path,
+    _rel,
+    code_root,
+    method_module,
+)
 
 ATTRIBUTES = ("start", "needs_rewind", "changes_architecture")
 
@@ -200,7 +208,9 @@ def _lookup(order: list[_Key], attribute: str, root: Path, unresolved: list[str]
 
 
 def method_meta(slug: str, root: Path = REPO_ROOT) -> MethodMeta:
-    """`start`, `needs_rewind` and `changes_architecture` of method `slug`, from its source."""
+    """`start`, `needs_rewind` and `changes_architecture` of method `slug`, from its source
+    (an imported submission's from its code folder, bench/record/code.py)."""
+    root = code_root(slug, root)
     path = method_module(slug, root)
     module = _module(path, root)
     candidates = []
