@@ -196,7 +196,10 @@ def check_identities(sub: Submission, results: Mapping[str, RunResult], config: 
     this checkout's setting, reference and training code), is the one it recorded."""
     ours = with_params(config, sub)
     for run in sub.runs:
-        wanted = resolved_config(ours, RunSpec(sub.slug, run.target_sparsity, run.seed))
+        try:
+            wanted = resolved_config(ours, RunSpec(sub.slug, run.target_sparsity, run.seed))
+        except (KeyError, ValueError) as exc:  # a target out of range, a module without the slug
+            raise refuse(where, f"run {run.path}: {exc}") from None
         if run_identity(wanted) != run.identity:
             raise refuse(where, f"run {run.path} would not be the same run here: "
                          + stale_reason(results[run.path], wanted))
