@@ -1,8 +1,9 @@
 """What `bench import` accepts from an archive (docs/submitting.md states these limits).
 
-A bundle holds source files, result.json files and training logs, never checkpoints: a 4-seed,
-3-target grid of a paper-scale profile (20,000 steps, a log row every 50) is about 40 members
-and 300 KiB per run, far below every limit. The limits bound what a hostile archive can make
+A bundle holds source files, result.json files and training logs, never checkpoints: a run of a
+paper-scale profile (20,000 steps, a log row every 50) is its result.json, dvclive's metrics.json
+and a dozen or more curves of 400 rows, under 30 members and 300 KiB; a 4-seed grid at three
+targets stays under 400 members and 4 MiB, far below every limit. The limits bound what a hostile archive can make
 the importer read into memory; `bench submit` refuses to write a bundle beyond them.
 """
 
