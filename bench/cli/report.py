@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--latency", default=None,
                         help="measured latency from `bench latency --grid` (default: "
                         "latency.json next to the leaderboard, optional)")
+    parser.add_argument("--latency-reference", default=None,
+                        help="paper-size latency from `bench latency-paper` (default: "
+                        "reference/latency_paper.json next to the leaderboard, optional)")
     parser.set_defaults(handler=_handle)
 
 
@@ -47,6 +50,6 @@ def _handle(args: argparse.Namespace) -> int:
             print(f"report ({args.format}) -> {args.out}")
         return 0
     index = build_report(args.leaderboard, args.runs, args.out or "reports/site", args.methods,
-                         args.latency)
+                         args.latency, args.latency_reference)
     print(f"report -> {index}")
     return 0

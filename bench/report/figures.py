@@ -22,6 +22,7 @@ import seaborn as sns  # noqa: E402
 from bench.report.labels import component_label, mpl_text, safe_name, task_label  # noqa: E402
 from bench.report.logs import METRICS_DIR, read_group  # noqa: E402
 from bench.report.stats import ci95, noise_floor  # noqa: E402
+from bench.report.style import MethodStyle, method_style, styles_for  # noqa: E402
 
 _RC = {"figure.constrained_layout.use": True, "svg.hashsalt": "mtl-prune-bench", "svg.fonttype": "path", "figure.dpi": 110,
        "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8}
@@ -48,11 +49,21 @@ class RunLog:
 
 
 class FigureWriter:
+    """Writes the figures; `style(label)` is a method's colour and marker (bench/report/style.py),
+    the same in every figure."""
+
     def __init__(self, site_dir: Path, methods: list[str]) -> None:
         self.site_dir = site_dir
         (site_dir / "figures").mkdir(parents=True, exist_ok=True)
-        colors = sns.color_palette("tab10", max(len(methods), 1))
-        self.palette = {mpl_text(m): colors[i % len(colors)] for i, m in enumerate(methods)}
+        self.styles = {mpl_text(m): s for m, s in styles_for(methods).items()}
+        self.palette = {label: s.colour for label, s in self.styles.items()}
+
+    def style(self, label: str) -> MethodStyle:
+        """The style of the method shown as `label` (its `mpl_text`)."""
+        if label not in self.styles:  # not known when the writer was made: its own pair
+            self.styles[label] = method_style(label.replace(r"\$", "$"))
+            self.palette[label] = self.styles[label].colour
+        return self.styles[label]
 
     def save(self, fig: Any, name: str) -> tuple[str, str]:
         stem = f"figures/{safe_name(name.replace(' / ', '-'))}"
@@ -120,13 +131,14 @@ def delta_t_vs_sparsity(w: FigureWriter, setting: str, tables: list[dict[str, An
             ys = [min(max(p["mean"], low), high) for p in mine]
             err = [[p["mean"] - p["ci"][0] if p["ci"] else 0.0 for p in mine],
                    [p["ci"][1] - p["mean"] if p["ci"] else 0.0 for p in mine]]
-            color = w.palette.get(method)
+            style = w.style(method)
+            color = style.colour
             inside = [j for j, p in enumerate(mine) if low <= p["mean"] <= high]
             ax.plot(xs, ys, color=color, linewidth=1.2, alpha=0.8)
             ax.errorbar([xs[j] for j in inside], [ys[j] for j in inside],
                         yerr=[[err[0][j] for j in inside], [err[1][j] for j in inside]],
-                        fmt="o", color=color, markersize=4, capsize=2.5, linewidth=1,
-                        label=method)
+                        fmt=style.marker, color=color, markersize=4.5, capsize=2.5,
+                        linewidth=1, label=method)
             for j, p in enumerate(mine):
                 if j not in inside:
                     clipped.append(p)
@@ -167,7 +179,7 @@ def sparsity_bars(w: FigureWriter, setting: str, table: dict[str, Any]) -> Figur
             xs = [c + (i - (len(bars) - 1) / 2) * width for c in range(len(components))]
             ys = [100 * s["mean"] if s else 0.0 for s in stats]
             errs = [100 * s["std"] if s and s.get("std") else 0.0 for s in stats]
-            ax.bar(xs, ys, width=width, yerr=errs, capsize=1.5, color=w.palette.get(method),
+            ax.bar(xs, ys, width=width, yerr=errs, capsize=1.5, color=w.style(method).colour,
                    label=method, error_kw={"linewidth": 0.8})
         ax.axhline(100 * target, color="0.2", linestyle=":", linewidth=1, label="target")
         ax.set_ylim(0, 100)

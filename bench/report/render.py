@@ -17,6 +17,7 @@ from bench.errors import ConfigError
 from bench.report.labels import safe_name
 from bench.report.site import SiteBuilder, read_methods_json
 from bench.report.speed import read_latency
+from bench.report.speed_reference import read_reference
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO_ROOT / "reports" / "templates"
@@ -64,11 +65,13 @@ def build_report(
     out_dir: str | Path,
     methods_json: str | Path | None = None,
     latency_json: str | Path | None = None,
+    reference_json: str | Path | None = None,
 ) -> Path:
     """Write the site into `out_dir`; returns the path of its index.html.
 
     `methods_json` and `latency_json` default to `methods.json` and `latency.json` next to the
-    leaderboard (optional files).
+    leaderboard, `reference_json` (the paper-size latency of `bench latency-paper`) to
+    `reference/latency_paper.json` there (optional files).
     """
     leaderboard_path = Path(leaderboard_path)
     leaderboard = read_leaderboard(leaderboard_path)
@@ -76,8 +79,10 @@ def build_report(
     site = Path(out_dir)
     _prepare(site)
     latency_path = Path(latency_json) if latency_json else leaderboard_path.parent / "latency.json"
+    reference_path = (Path(reference_json) if reference_json
+                      else leaderboard_path.parent / "reference" / "latency_paper.json")
     builder = SiteBuilder(leaderboard, Path(runs_root), site, read_methods_json(info_path),
-                          read_latency(latency_path))
+                          read_latency(latency_path), read_reference(reference_path))
     env = environment()
     common = {"generated_at": leaderboard["generated_at"], "counts": leaderboard["counts"],
               "provenance": leaderboard["provenance"], "rules": leaderboard["rules"]}

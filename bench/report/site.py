@@ -20,6 +20,7 @@ from bench.report.inputs import read_json_object
 from bench.report.labels import cell, dom_id, fmt, legend_items, safe_name
 from bench.report.speed import speed_view
 from bench.report.speed_figure import accuracy_speed
+from bench.report.speed_reference import reference_view
 from bench.report.stats import budget_text, delta_t_text, group_label, indistinguishable, start_of
 from bench.report.summary import group_settings, summary_view
 from bench.report.tables import table_view
@@ -75,9 +76,11 @@ class SiteBuilder:
 
     def __init__(self, leaderboard: dict[str, Any], runs_root: Path, site_dir: Path,
                  methods_info: dict[str, dict[str, Any]],
-                 latency: dict[str, Any] | None = None) -> None:
+                 latency: dict[str, Any] | None = None,
+                 reference: dict[str, Any] | None = None) -> None:
         self.lb = leaderboard
         self.latency = latency
+        self.reference = reference  # the paper-size latency reference (bench latency-paper)
         self.runs_root = runs_root
         self.methods = all_methods(leaderboard)
         self.info = methods_info
@@ -110,12 +113,14 @@ class SiteBuilder:
                             "bars": sparsity_bars(self.writer, name, t)} for t in tables],
                 "dynamics": [self._dynamics(name, m) for m in adaptive],
                 "speed": speed_view(self.latency, tables, method_href),
-                "speed_figure": accuracy_speed(self.writer, name, tables, self.latency),
+                "speed_figure": accuracy_speed(self.writer, name, tables, self.latency,
+                                               self.reference),
             })
         methods = [{"slug": m, "href": method_href(m),
                     "description": value_text(self.info.get(m, {}).get("description", ""))}
                    for m in self.methods]
         return {"settings": settings, "methods": methods, "invalid": self.lb["invalid"],
+                "speed_reference": reference_view(self.reference),
                 "stale": stale_runs(self.lb), "legend": legend_items(self.lb["tables"])}
 
     def method_context(self, method: str) -> dict[str, Any]:
