@@ -84,6 +84,8 @@ SKIP: dict[str, str] = {
     "bench latency --grid": "times every run of the grid; tests/test_perf.py",
     "bench latency --grid --threads 1 --repeats 15 --warmup 2 --input-size 128 128":
         "times every run of the grid; tests/test_perf.py",
+    "bench latency-paper": "times the paper-size network (~10 min idle on 2 vCPUs); "
+                           "tests/test_latency_paper.py runs it on a tiny one",
     "bench perf": "times every method (minutes); tests/test_bench_perf.py",
     "bench perf --device cuda": "needs a GPU",
     "bench perf --methods snip,adapmtl --profile synthetic_cpu --check": "times two methods against dense (minutes)",
