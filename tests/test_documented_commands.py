@@ -46,6 +46,10 @@ RUN: list[tuple[str, list[str], int]] = [
     ("bench aggregate", ["aggregate"], 0),
     ("bench aggregate [--runs runs] [--out reports]", ["aggregate", "--runs", "runs", "--out", "reports"], 0),
     ("bench report", ["report"], 0),
+    # Torch-free, on the leaderboard `bench aggregate` just wrote (no row with 4 seeds here).
+    ("bench verify --coverage", ["verify", "--coverage"], 0),
+    ("bench verify --coverage [--leaderboard reports/leaderboard.json] [--json]",
+     ["verify", "--coverage", "--leaderboard", "reports/leaderboard.json", "--json"], 0),
     ("bench check-method SLUG", ["check-method", "random"], 0),
     ("bench train --single-task normal --seed 0",
      ["train", "--single-task", "normal", "--seed", "0", "--no-progress"], 0),
@@ -106,6 +110,11 @@ SKIP: dict[str, str] = {
     "bench grid -j 0": "trains the whole grid (minutes); tests/test_grid.py",
     "bench train --method dense": "prose naming the command; its full forms are run above",
     "bench report --format latex|markdown [--leaderboard ...] [--out FILE]": PLACEHOLDER,
+    "bench verify": "prose naming the command; its forms are below or run above",
+    "bench verify snip": "trains held-out seeds of a current row; tests/test_verify_pipeline.py "
+                         "runs `bench verify` end to end after `dvc repro` (slow)",
+    "bench verify channel_l1 --target 0.7 --seeds 10 11 12":
+        "trains held-out seeds of a current row; tests/test_verify_pipeline.py (slow)",
     "bench train --method adapmtl --sparsity S --iterations 150":
         "a diagnosis recipe with a placeholder target; `bench train` forms are run above",
 }

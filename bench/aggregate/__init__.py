@@ -16,9 +16,11 @@ from bench.aggregate.staleness import Expected
 
 
 def aggregate(runs_root: str | Path, out_dir: str | Path,
-              expected: Mapping[str, Expected] | None = None) -> dict[str, Any]:
-    """Build the leaderboard from `runs_root` and write it to `out_dir`; returns it."""
-    leaderboard = build_leaderboard(runs_root, expected)
+              expected: Mapping[str, Expected] | None = None,
+              verify_dir: str | Path | None = None) -> dict[str, Any]:
+    """Build the leaderboard from `runs_root` (with the verification status of each row from
+    `verify_dir`) and write it to `out_dir`; returns it."""
+    leaderboard = build_leaderboard(runs_root, expected, verify_dir)
     write_leaderboard(leaderboard, out_dir)
     return leaderboard
 

@@ -28,6 +28,9 @@ from bench.aggregate.provenance import provenance_counts
 from bench.aggregate.row_notes import row_notes
 from bench.aggregate.staleness import Expected, split_stale
 from bench.tasks import DELTA_T_KEYS, METRICS
+from bench.verify.identity import row_identity
+from bench.verify.record import read_records
+from bench.verify.status import attach_status
 from datasets.registry import DATASETS
 
 LEADERBOARD_SCHEMA_VERSION = 3
@@ -119,6 +122,13 @@ def _score(runs: list[Run], invalid: list[InvalidRun]) -> list[Scored]:
             continue
         scored.append(Scored(run, {k: float(v) for k, v in values.items()}))
     return scored
+
+
+def score_runs(runs: list[Run]) -> tuple[list[Scored], list[InvalidRun]]:
+    """Each run's ΔT against its setting's reference (the dense runs among `runs`), exactly as
+    the leaderboard scores its rows: `bench verify` scores held-out seeds with it."""
+    invalid: list[InvalidRun] = []
+    return _score(runs, invalid), invalid
 
 
 def _mean_delta_t(items: list[Scored]) -> float:
@@ -274,6 +284,10 @@ def _tables(scored: list[Scored],
         single_task = delta_m.reference_table(single.get(setting, {}))
         dm_reference = delta_m.reference_metrics(single_task, sorted(task_names))
         entries = [_entry(m, items, i + 1, dm_reference) for i, (m, items) in enumerate(ranked)]
+        for entry, (_, items) in zip(entries, ranked, strict=True):
+            # What a verification of this row must have verified (bench/verify/identity.py).
+            entry["row_identity"] = row_identity([s.run.result for s in items],
+                                                 [d.run.result for d in dense[setting]])
         reference = _entry(REFERENCE_METHOD, dense[setting], None, dm_reference)
         reference["reference_kind"] = REFERENCE_KIND
         dense_sample = _dense_sample(dense[setting])
@@ -305,11 +319,14 @@ def _tables(scored: list[Scored],
 
 
 def build_leaderboard(runs_root: str | Path,
-                      expected: Mapping[str, Expected] | None = None) -> dict[str, Any]:
+                      expected: Mapping[str, Expected] | None = None,
+                      verify_dir: str | Path | None = None) -> dict[str, Any]:
     """Read every result under `runs_root` and build the leaderboard (docs/report.md).
 
     `expected` maps run paths (relative to `runs_root`) to the identity params.yaml asks for
     there; runs elsewhere or of another identity are listed as stale and never ranked.
+    `verify_dir` holds `bench verify`'s files: each entry's `verification` status comes from
+    them ("not verified" without one, or with one of a row that has changed since).
     """
     runs, invalid = load_runs(runs_root)
     found = len(runs) + len(invalid)
@@ -320,6 +337,8 @@ def build_leaderboard(runs_root: str | Path,
     scored = _score(runs, invalid)
     parsed = [r.result for r in [*runs, *single]] + [i.result for i in invalid
                                                       if isinstance(i.result, dict)]
+    tables = _tables(scored, delta_m.references(single))
+    attach_status(tables, read_records(verify_dir) if verify_dir is not None else {})
     return {
         "schema_version": LEADERBOARD_SCHEMA_VERSION,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -359,11 +378,14 @@ def build_leaderboard(runs_root: str | Path,
                        "over seeds of the dense single-task network's metrics); null without "
                        "them",
             "delta_m_reference_kind": delta_m.REFERENCE_KIND,
+            "verification": "`bench verify`: held-out seeds each inside the row's "
+                            + stats.PREDICTION_RULE + "; a verification of a row whose identity "
+                            "(apart from the seed) has changed since is stale: not verified",
             "identity_checked": expected is not None,
         },
         "counts": {"results": found, "valid": len(scored) + len(single),
                    "single_task": len(single), "invalid": len(invalid), "stale": len(stale)},
-        "tables": _tables(scored, delta_m.references(single)),
+        "tables": tables,
         "invalid": sorted((i.to_dict() for i in invalid), key=lambda d: d["path"]),
         "stale": sorted(stale, key=lambda d: d["path"]),
         "provenance": provenance_counts(parsed),

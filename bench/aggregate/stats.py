@@ -21,6 +21,9 @@ these are each seed's deviation from the dense mean, so their sample standard de
 is the usual unbiased estimate of dense's seed noise (leave-one-out scoring would inflate it by
 n/(n−1)). Their 95 % interval is the one noise floor shown; a method whose per-seed ΔT a test
 cannot tell from those values is "not distinguishable from dense".
+
+Prediction interval (`bench verify`): where a new seed of a row should land, 95 % of the time —
+not the interval of the row's mean, which a single new run misses far more often.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ PAIRINGS = ("welch", "paired")
 INTERVAL_RULE = (
     "95% Student-t interval of the mean over seeds: mean ± t(0.975, n−1)·s/√n; null for one seed"
 )
+PREDICTION_RULE = (
+    "95% prediction interval for one new seed: mean ± t(0.975, n−1)·s·√(1 + 1/n) over the row's "
+    "n seeds (s: sample sd, ddof=1); null for one seed"
+)
 Metrics = Mapping[str, Mapping[str, float]]
 Scorer = Callable[[Metrics, Metrics], Mapping[str, float]]
 Sample = Mapping[int, float]  # seed → per-seed value
@@ -60,6 +67,33 @@ def summary(values: Sequence[float]) -> dict[str, Any]:
     low, high = _scipy_stats.t.interval(CONFIDENCE, len(data) - 1, loc=mean,
                                         scale=float(_scipy_stats.sem(data)))
     return {"mean": mean, "std": std, "ci95": [float(low), float(high)]}
+
+
+def prediction_interval(values: Sequence[float],
+                        confidence: float = CONFIDENCE) -> dict[str, Any] | None:
+    """Where one new seed's value falls with probability `confidence`, if the n values and the
+    new one are independent draws from one normal distribution (`bench verify`):
+
+        mean ± t_{(1+c)/2}(n − 1) · s · √(1 + 1/n)
+
+    s the sample standard deviation (ddof=1). It is √(n + 1) times wider than the interval of
+    the mean (s/√n): a new seed brings its own noise, s, besides the mean's uncertainty, s/√n.
+    None for fewer than 2 values (no spread to measure).
+    """
+    n = len(values)
+    if n < 2:
+        return None
+    mean = math.fsum(values) / n
+    std = float(np.std(np.asarray(values, dtype="float64"), ddof=1))
+    t = float(_scipy_stats.t.ppf(0.5 + confidence / 2, n - 1))
+    half = t * std * math.sqrt(1 + 1 / n)
+    return {"mean": mean, "low": mean - half, "high": mean + half, "half_width": half,
+            "std": std, "n": n, "df": n - 1, "t": t, "confidence": confidence}
+
+
+def inside(value: float, interval: Mapping[str, Any]) -> bool:
+    """Whether `value` lies in the closed interval [low, high]."""
+    return bool(interval["low"] <= value <= interval["high"])
 
 
 def mean_metrics(runs: Sequence[Metrics]) -> dict[str, dict[str, float]]:

@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="rank every run found, grouped by recorded identity, without "
                         "checking it against --params")
     parser.add_argument("--out", default="reports", help="output directory (default: reports)")
+    parser.add_argument("--verify", default=None, metavar="DIR",
+                        help="`bench verify`'s files, read for each row's verification status "
+                        "(default: <out>/verify)")
     parser.set_defaults(handler=_handle)
 
 
@@ -46,7 +49,8 @@ def _handle(args: argparse.Namespace) -> int:
 
         wanted = expected_identities(load_config(args.params, method_params=False))
         expected = {path: Expected(identity, inputs) for path, (identity, inputs) in wanted.items()}
-    leaderboard = aggregate(runs, args.out, expected)
+    verify_dir = Path(args.verify) if args.verify else Path(args.out) / "verify"
+    leaderboard = aggregate(runs, args.out, expected, verify_dir)
     counts = leaderboard["counts"]
     print(
         f"{counts['results']} results: {counts['valid']} valid, {counts['invalid']} invalid, "
@@ -61,6 +65,11 @@ def _handle(args: argparse.Namespace) -> int:
               + ("?" if budget is None else f"{budget:.2f}") + "× dense, dense 95% CI "
               + ("–" if floor is None else f"±{floor['half_width']:.1f}")
               + ", min. detectable difference " + ("–" if mdd is None else f"{mdd:.1f}"))
+        for entry in table["entries"]:
+            status = entry.get("verification") or {}
+            if status.get("file"):  # rows with a verification file, current or stale
+                print(f"    {entry['method']}: {status['label']}"
+                      + (f" ({status['reason']})" if status.get("reason") else ""))
     for item in leaderboard["invalid"]:
         print(f"  invalid: {item['path']}: {item['reason']}")
     for item in leaderboard["stale"]:

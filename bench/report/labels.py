@@ -71,6 +71,10 @@ LEGEND = {
     "Budget": "total training cost in units of one dense run's budget; a table ranks one "
               "budget only",
     "Seeds": "number of seeds averaged",
+    "Verified": "bench verify: held-out seeds retrained and each checked against the row's 95 % "
+                "prediction interval for a new seed; \"verified 2/2 on AVX2\": both inside, "
+                "trained with AVX2 kernels; \"failed 1/2\": one of two inside; not verified: "
+                "none yet, or the row changed since (docs/verify.md)",
     "↑ / ↓": "higher / lower is better",
     "†": "reported beside ΔT but not counted in it",
 }
@@ -93,7 +97,7 @@ _LEGEND_TERM = {"miou": "mIoU", "pixel_acc": "Pix Acc", "ce_err": "CE Err",
                 "within_11.25": "11.25°, 22.5°, 30°", "within_22.5": "11.25°, 22.5°, 30°",
                 "within_30": "11.25°, 22.5°, 30°", "cosine": "Cosine", "abs_err": "Abs Err",
                 "rel_err": "Rel Err", "delta1": "δ<1.25ⁿ", "delta2": "δ<1.25ⁿ", "delta3": "δ<1.25ⁿ"}
-_ALWAYS = ("ΔT", "Δm", "ΔT_i", "Group", "Seeds", "Start", "Budget", "↑ / ↓")
+_ALWAYS = ("ΔT", "Δm", "ΔT_i", "Group", "Seeds", "Start", "Budget", "Verified", "↑ / ↓")
 
 
 def legend_items(tables: list[dict[str, Any]]) -> list[tuple[str, str]]:

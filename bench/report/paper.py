@@ -5,7 +5,8 @@ different budgets are never ranked together) — "ΔT ± half-width of the 95 % 
 dense multi-task model) with the rank group, and "Δm ± half-width" (vs the single-task
 networks) — then the dense multi-task model's own Δm, dense's own interval (the noise floor)
 and the minimum detectable difference; a ΔT the test against dense cannot tell from dense
-carries a mark explained under the table.
+carries a mark explained under the table, and so does a row `bench verify` verified (✓) or
+failed (✗).
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ NULL_NOTE = ("° : not distinguishable from dense (t-test against dense's per-se
              "single-task networks (– : no single-task runs).")
 
 
+VERIFY_NOTE = ("✓ : verified by `bench verify` (every held-out seed inside the row's 95% "
+               "prediction interval); ✗ : a held-out seed outside it.")
+_MARKS_MD = {"verified": " ✓", "failed": " ✗"}
+_MARKS_LATEX = {"verified": "$^{\\checkmark}$", "failed": "$^{\\times}$"}
+
+
+def _verified_any(view: dict[str, Any]) -> bool:
+    return any(c and c.get("verified") in _MARKS_MD for row in view["rows"] for c in row["cells"])
+
+
 def _latex(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
@@ -37,6 +48,11 @@ def _latex_number(text: str) -> str:
 def _latex_note() -> str:
     return (_latex(NULL_NOTE).replace("°", "$^{\\circ}$").replace("±", "$\\pm$")
             .replace("ΔT", "$\\Delta_T$").replace("Δm", "$\\Delta_m$").replace("–", "--"))
+
+
+def _latex_verify_note() -> str:
+    return (_latex(VERIFY_NOTE).replace("✓", "$\\checkmark$").replace("✗", "$\\times$")
+            .replace("`", ""))
 
 
 def _headers(view: dict[str, Any]) -> list[str]:
@@ -57,6 +73,7 @@ def _cell_latex(cell: dict[str, Any] | None) -> str:
     if cell["best"]:
         body = f"\\textbf{{{body}}}"
     mark = "$^{\\circ}$" if cell["flag"] else ""
+    mark += _MARKS_LATEX.get(cell.get("verified") or "", "")
     return f"{body}{mark} ({cell['group'].replace('–', '--')})"
 
 
@@ -67,7 +84,8 @@ def _dm_latex(dm: dict[str, Any] | None) -> str:
 
 
 def to_latex(leaderboard: dict[str, Any]) -> str:
-    """booktabs tables, one per setting (needs \\usepackage{booktabs})."""
+    """booktabs tables, one per setting (needs \\usepackage{booktabs}; amssymb for the mark
+    of a verified row)."""
     out: list[str] = []
     for view in summaries(leaderboard):
         n = len(view["targets"])
@@ -95,7 +113,8 @@ def to_latex(leaderboard: dict[str, Any]) -> str:
                 "MDD (80\\% power) & & " + " & ".join(f"${m}$ &" if m != "–" else "-- &"
                                                        for m in view["mdd"]) + " \\\\",
                 "\\bottomrule", "\\end{tabular}",
-                f"\\par\\smallskip{{\\footnotesize {_latex_note()}}}",
+                f"\\par\\smallskip{{\\footnotesize {_latex_note()}"
+                + (" " + _latex_verify_note() if _verified_any(view) else "") + "}",
                 "\\end{table}", ""]
     return "\n".join(out) if out else "% no ranked runs\n"
 
@@ -110,7 +129,8 @@ def _cell_md(cell: dict[str, Any] | None) -> str:
     body = f"{cell['mean']} {cell['pm']}".strip()
     if cell["best"]:
         body = f"**{body}**"
-    return f"{body}{' °' if cell['flag'] else ''} ({cell['group']})"
+    mark = _MARKS_MD.get(cell.get("verified") or "", "")
+    return f"{body}{' °' if cell['flag'] else ''}{mark} ({cell['group']})"
 
 
 def _dm_md(dm: dict[str, Any] | None) -> str:
@@ -134,7 +154,7 @@ def to_markdown(leaderboard: dict[str, Any]) -> str:
                 "| dense 95% CI (noise floor) | | " + " | ".join([f"{floor} | "] *
                                                               len(view["targets"])) + " |",
                 "| MDD (80% power) | | " + " | ".join(f"{m} | " for m in view["mdd"]) + " |",
-                "", NULL_NOTE, ""]
+                "", NULL_NOTE + (" " + VERIFY_NOTE if _verified_any(view) else ""), ""]
     return "\n".join(out) if out else "No ranked runs.\n"
 
 

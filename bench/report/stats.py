@@ -148,3 +148,18 @@ def budget_of(entry: dict[str, Any]) -> float | None:
 def budget_text(entry: dict[str, Any]) -> str:
     value = budget_of(entry)
     return "–" if value is None else f"{value:.2f}×"
+
+
+# Sort order of the verification column: verified rows first, failed ones last.
+_VERIFICATION_ORDER = {"verified": "0", "not verified": "1", "failed": "2"}
+
+
+def verification_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The row's `bench verify` status ("verified 2/2 on AVX2", "failed 1/2 on AVX2", "not
+    verified"); a leaderboard written before verification existed has none: not verified."""
+    status = entry.get("verification")
+    if not isinstance(status, dict) or not isinstance(status.get("label"), str):
+        return {"state": "not verified", "label": "not verified", "reason": "no verification",
+                "sort": _VERIFICATION_ORDER["not verified"]}
+    state = str(status.get("state") or "not verified")
+    return {**status, "state": state, "sort": _VERIFICATION_ORDER.get(state, "1")}

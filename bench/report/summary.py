@@ -23,6 +23,7 @@ from bench.report.stats import (
     noise_floor,
     start_of,
     table_budget_text,
+    verification_of,
 )
 
 
@@ -85,6 +86,8 @@ def summary_view(name: str, tables: list[dict[str, Any]]) -> dict[str, Any]:
                           "group": group_label(entry), "best": method in bold[index],
                           "budget": budget_text(entry),
                           "flag": NOT_DISTINGUISHABLE if indistinguishable(entry) else "",
+                          "verified": verification_of(entry)["state"],
+                          "verified_label": verification_of(entry)["label"],
                           "sort": repr(float(entry["delta_t"]["mean"]))})
         rows.append({"method": method, "start": start, "cells": cells,
                      "href": f"methods/{safe_name(method)}.html"})

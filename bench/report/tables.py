@@ -1,7 +1,7 @@
 """A leaderboard table (from leaderboard.json) → what the template draws: two header rows and
 rows of cells. The headline comes first — method (a column that stays put while the table
 scrolls), ΔT (vs dense multi-task) and Δm (vs single-task), each ± the half-width of its 95 %
-interval, the rank group, seeds, start point and budget — then the tasks' metrics and ΔT_i in the layout of Table 2 of the AdapMTL paper, then
+interval, the rank group, seeds, start point, budget and `bench verify` status — then the tasks' metrics and ΔT_i in the layout of Table 2 of the AdapMTL paper, then
 the measured sparsity."""
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ from bench.report.stats import (
     noise_floor_text,
     start_of,
     table_budget_text,
+    verification_of,
 )
 from bench.tasks import METRICS
 
 _DESCRIPTIONS = {(m.task, m.key): m.description for m in METRICS}
-# The headline columns before the per-metric ones (Method, ΔT, Δm, Group, Seeds, Start, Budget).
-HEAD = 7
+# The headline columns before the per-metric ones (Method, ΔT, Δm, Group, Seeds, Start, Budget,
+# Verified).
+HEAD = 8
 
 
 def _column(label: str, better: bool | None, title: str = "", aux: bool = False,
@@ -70,6 +72,9 @@ def _columns(table: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
         {**_column("Budget", None, "total training cost in dense-budget units; a table "
                    "ranks one budget only", unit="× dense"), "rowspan": 2, "colspan": 1,
          "key": "budget"},
+        {**_column("Verified", None, "bench verify: held-out seeds retrained, each checked "
+                   "against the row's 95% prediction interval for a new seed (docs/verify.md)"),
+         "rowspan": 2, "colspan": 1, "key": "verified"},
     ]
     sub: list[dict[str, Any]] = []
     for task in table["tasks"]:
@@ -112,6 +117,7 @@ def _headline(table: dict[str, Any], entry: dict[str, Any], href: str,
               {"text": dm["mean"], "std": dm["pm"], "title": dm["interval"],
                "sort": repr(float(entry["delta_m"]["mean"]))})
     budget = budget_of(entry)
+    verified = verification_of(entry)
     return [
         {"text": entry["method"], "std": "", "sort": entry["method"], "href": href,
          "cls": "method", **row_note_flag(entry)},
@@ -123,6 +129,12 @@ def _headline(table: dict[str, Any], entry: dict[str, Any], href: str,
         {"text": start_of(entry), "std": "", "sort": start_of(entry)},
         {"text": budget_text(entry), "std": "", "sort": "" if budget is None else repr(budget),
          "cls": "budget"},
+        {"text": "–", "std": "", "sort": "", "cls": "verified",
+         "title": "the reference: not a row to verify"} if reference else
+        {"text": verified["label"], "std": "", "sort": verified["sort"],
+         "cls": f"verified {verified['state'].replace(' ', '-')}",
+         "title": verified.get("reason") or f"{verified.get('file')}, "
+                                              f"{verified.get('created_at')}"},
     ]
 
 
@@ -160,7 +172,7 @@ def table_view(table: dict[str, Any], method_href: Callable[[str], str]) -> dict
         # some row is (best_group).
         row["cells"][1]["best"] = row["method"] in bold and not row["reference"]
     # Column-by-column sort direction, aligned with the cells of a row.
-    betters = ["", "higher", "higher", "", "", "", ""] + [c["better"] for c in sub]
+    betters = ["", "higher", "higher", "", "", "", "", ""] + [c["better"] for c in sub]
     return {"id": table["id"], "dom_id": "table-" + dom_id(table["id"]), "top": top, "sub": sub,
             "rows": rows, "betters": betters, "has_aux": any(c["aux"] for c in sub),
             "noise_floor": noise_floor_text(table) if noise_floor(table) else None,
