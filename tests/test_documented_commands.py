@@ -111,6 +111,7 @@ SKIP: dict[str, str] = {
     "bench train --method dense": "prose naming the command; its full forms are run above",
     "bench report --format latex|markdown [--leaderboard ...] [--out FILE]": PLACEHOLDER,
     "bench verify": "prose naming the command; its forms are below or run above",
+    "bench verify METHOD": PLACEHOLDER,
     "bench verify snip": "trains held-out seeds of a current row; tests/test_verify_pipeline.py "
                          "runs `bench verify` end to end after `dvc repro` (slow)",
     "bench verify channel_l1 --target 0.7 --seeds 10 11 12":
