@@ -87,7 +87,7 @@ def _reference_marks(ax: Any, w: FigureWriter, mine: list[dict[str, Any]],
         if not speed["structured"]:
             ax.axvline(speed["relative_latency"], color="0.45", linestyle=(0, (1, 2)),
                        linewidth=1, label=f"unstructured {100 * speed['target']:.0f}% at {size} "
-                       "(best sparse path)")
+                       "(best sparse path" + (", within noise)" if speed["within_noise"] else ")"))
             continue
         label = mpl_text(method)
         for p in mine:
@@ -177,6 +177,9 @@ def accuracy_speed(w: FigureWriter, setting: str, tables: list[dict[str, Any]],
         for ax in axes[0]:
             handles, labels = ax.get_legend_handles_labels()
             known.update(zip(labels, handles, strict=True))
+        if usual is not None:  # what a label without a target means, in the figure itself
+            (blank,) = axes[0][-1].plot([], [], linestyle="none", marker="none")
+            known[f"point labels: method (target {100 * usual:.0f}% unless shown)"] = blank
         axes[0][-1].legend(list(known.values()), list(known), frameon=False, fontsize=7,
                            loc="upper left", bbox_to_anchor=(1.0, 1.0))
         for ax, (key, _) in zip(axes[0], panels, strict=True):

@@ -14,7 +14,7 @@ from typing import Any
 from bench.perf.latency_grid import GRID_SCHEMA, REFERENCE_KIND
 from bench.report.inputs import read_json_object
 from bench.report.labels import fmt
-from bench.report.speed import _row
+from bench.report.speed import _row, spread, within_noise
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ def reference_view(reference: dict[str, Any] | None) -> dict[str, Any] | None:
     for key, entry in reference["runs"].items():
         target = fmt(entry["target_sparsity"], 0, 100.0) + "%"
         row = _row(target, entry["method"], "", entry)
-        rows.append({**row, "key": key, "device": entry["device_name"],
+        device = entry["device_name"] if entry.get("device") == "cuda" else entry.get("device")
+        rows.append({**row, "key": key, "device": device,
                      "batch": entry["batch_size"], "repeats": entry["repeats"]})
     machine = reference.get("machine") or {}
     load = reference.get("load_average") or {}
@@ -63,15 +64,19 @@ def reference_view(reference: dict[str, Any] | None) -> dict[str, Any] | None:
 def reference_speeds(reference: dict[str, Any] | None, device: str = "cpu",
                      batch: int = 1) -> dict[str, dict[str, Any]]:
     """Per method of the reference at `device` and `batch`: its latency relative to the dense
-    kernels (the fastest measured path, 1 / speed-up), its target and the input size."""
+    kernels (the fastest measured path, 1 / speed-up), its target, the input size and whether
+    that path's repeats overlap the dense kernels' (within the measured noise)."""
     speeds: dict[str, dict[str, Any]] = {}
     for entry in (reference or {}).get("runs", {}).values():
         if entry.get("device") != device or entry.get("batch_size") != batch:
             continue
-        found = [p["speedup_vs_dense"] for k, p in entry["paths"].items()
+        found = [p for k, p in entry["paths"].items()
                  if k not in ("dense", "semi_structured_2to4") and p.get("available")]
         if found:
-            speeds[entry["method"]] = {"relative_latency": 1.0 / max(found),
-                                       "target": entry["target_sparsity"], "size": _size(entry),
-                                       "structured": bool(entry.get("structured"))}
+            best = max(found, key=lambda p: p["speedup_vs_dense"])
+            speeds[entry["method"]] = {
+                "relative_latency": 1.0 / best["speedup_vs_dense"],
+                "target": entry["target_sparsity"], "size": _size(entry),
+                "structured": bool(entry.get("structured")),
+                "within_noise": within_noise(spread(best), spread(entry["paths"]["dense"]))}
     return speeds
