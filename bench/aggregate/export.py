@@ -57,6 +57,8 @@ def _flat_row(table: dict[str, Any], entry: dict[str, Any], reference: bool) -> 
         "budget_units": (entry.get("cost") or {}).get("budget_units"),
         # `bench verify`'s status of the row ("verified 2/2 on AVX2"); empty for the reference.
         "verification": (entry.get("verification") or {}).get("label"),
+        # An imported submission's row (bench import; docs/submitting.md).
+        "submitted": bool(entry.get("submitted")),
     }
     for task, value in entry["delta_t"]["by_task"].items():
         row[f"delta_t.{task}_mean"] = value["mean"]

@@ -27,6 +27,7 @@ from bench.aggregate.load import SPARSITY_TOLERANCE, InvalidRun, Run, load_runs
 from bench.aggregate.provenance import provenance_counts
 from bench.aggregate.row_notes import row_notes
 from bench.aggregate.staleness import Expected, split_stale
+from bench.submit.marks import mark_submitted
 from bench.tasks import DELTA_T_KEYS, METRICS
 from bench.verify.identity import row_identity
 from bench.verify.record import read_records
@@ -339,6 +340,7 @@ def build_leaderboard(runs_root: str | Path,
                                                       if isinstance(i.result, dict)]
     tables = _tables(scored, delta_m.references(single))
     attach_status(tables, read_records(verify_dir) if verify_dir is not None else {})
+    mark_submitted(tables)  # imported rows (runs/submitted): "unverified" until verified
     return {
         "schema_version": LEADERBOARD_SCHEMA_VERSION,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

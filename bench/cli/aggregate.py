@@ -46,8 +46,11 @@ def _handle(args: argparse.Namespace) -> int:
         from bench.aggregate.staleness import Expected
         from bench.config import load_config
         from bench.record.identity import expected_identities
+        from bench.submit.store import submitted_expected
 
-        wanted = expected_identities(load_config(args.params, method_params=False))
+        config = load_config(args.params, method_params=False)
+        # Imported submissions' runs (runs/submitted/, docs/submitting.md): checked alike.
+        wanted = {**expected_identities(config), **submitted_expected(config)}
         expected = {path: Expected(identity, inputs) for path, (identity, inputs) in wanted.items()}
     verify_dir = Path(args.verify) if args.verify else Path(args.out) / "verify"
     leaderboard = aggregate(runs, args.out, expected, verify_dir)
@@ -67,7 +70,11 @@ def _handle(args: argparse.Namespace) -> int:
               + ", min. detectable difference " + ("–" if mdd is None else f"{mdd:.1f}"))
         for entry in table["entries"]:
             status = entry.get("verification") or {}
-            if status.get("file"):  # rows with a verification file, current or stale
+            if entry.get("submitted"):  # an imported row: submitted, and whether verified
+                from bench.submit.marks import aggregate_line
+
+                print(aggregate_line(entry))
+            elif status.get("file"):  # rows with a verification file, current or stale
                 print(f"    {entry['method']}: {status['label']}"
                       + (f" ({status['reason']})" if status.get("reason") else ""))
     for item in leaderboard["invalid"]:

@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from bench.cli._common import load
+    from bench.submit.running import allow_running, submitted_row
     from bench.verify.check import build_record, check_seeds, seed_line
     from bench.verify.heldout import (
         current_row,
@@ -84,9 +85,13 @@ def _verify(args: argparse.Namespace) -> int:
 
     config = load(args)
     method = resolve_method(config, args.method)
+    submitted = submitted_row(config, method) if method not in config.methods else None
+    if submitted is not None:  # its row, parameters and stored code (docs/submitting.md)
+        config = submitted.config
+        allow_running(method)
     target = pick_target(config, method, args.target)
     seeds = held_out_seeds(config, args.seeds)
-    row = current_row(config, method, target)
+    row = current_row(config, method, target, submitted.runs_config if submitted else None)
     print(f"verifying {method} at {target}: held-out seeds {', '.join(map(str, seeds))} "
           f"against its {len(row.runs)} seeds", flush=True)
     held_out = train_held_out(config, method, target, seeds, args.jobs, args.threads)

@@ -119,7 +119,8 @@ def _headline(table: dict[str, Any], entry: dict[str, Any], href: str,
     budget = budget_of(entry)
     verified = verification_of(entry)
     return [
-        {"text": entry["method"], "std": "", "sort": entry["method"], "href": href,
+        {"text": entry["method"] + (" (submitted)" if entry.get("submitted") else ""),
+         "std": "", "sort": entry["method"], "href": href,
          "cls": "method", **row_note_flag(entry)},
         {**delta, "cls": "headline"},
         {**m_cell, "cls": "headline delta-m"},

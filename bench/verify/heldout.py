@@ -44,12 +44,16 @@ def verify_config(config: Config) -> Config:
 
 def resolve_method(config: Config, slug: str) -> str:
     """The method whose row is verified: one of params.yaml's `methods` (the grid has its row).
-    One place to extend when rows come from elsewhere (imported submissions)."""
+    Or an imported submission (`bench import`): its row is the submitted runs."""
     if slug == "dense":
         raise ConfigError("dense is the reference every row is scored against, not a row; "
                           "name a method of `methods:`")
     if slug not in config.methods:
         from bench.record.code import method_slugs
+        from bench.submit.running import submitted_row
+
+        if submitted_row(config, slug) is not None:  # an imported submission's row
+            return slug
 
         if slug not in method_slugs():
             raise ConfigError(f"unknown method {slug!r} (known: {', '.join(method_slugs())})")
@@ -107,12 +111,17 @@ def _rankable(config: Config, specs: Sequence[RunSpec]) -> list[Run]:
     return [run for run in found if isinstance(run, Run)]
 
 
-def current_row(config: Config, method: str, target: float) -> Row:
+def current_row(config: Config, method: str, target: float,
+                runs_config: Config | None = None) -> Row:
     """The row as the leaderboard ranks it. Every run of it and of its dense reference must be
-    done with the identity params.yaml asks for; otherwise one line says to run `dvc repro`."""
+    done with the identity params.yaml asks for; otherwise one line says to run `dvc repro`.
+    `runs_config` finds the row's runs when they are not in the grid's folders (an imported
+    submission's, bench/submit/running.py)."""
+    rows = runs_config or config
     specs = [RunSpec(method, target, seed) for seed in config.seeds]
     dense = [dense_spec(seed) for seed in config.reference_seeds]
-    pending = [p for p in (plan_run(config, spec) for spec in [*dense, *specs]) if p.todo]
+    planned = [*(plan_run(config, spec) for spec in dense), *(plan_run(rows, s) for s in specs)]
+    pending = [p for p in planned if p.todo]
     if pending:
         first = pending[0]
         detail = f", {first.detail}" if first.detail else ""
@@ -120,7 +129,7 @@ def current_row(config: Config, method: str, target: float) -> Row:
             f"{method} at {target}: {len(pending)} run(s) of the row or of its dense reference "
             f"are not current (first: {first.run_dir} {first.state}{detail}); run `dvc repro` "
             "first")
-    row = Row(method, target, _rankable(config, specs), _rankable(config, dense))
+    row = Row(method, target, _rankable(rows, specs), _rankable(config, dense))
     if len(row.runs) < 2:
         raise ConfigError(f"{method} at {target}: {len(row.runs)} rankable run(s); a prediction "
                           "interval needs 2 seeds of the row (`seeds:` in params.yaml)")
