@@ -116,6 +116,14 @@ SKIP: dict[str, str] = {
                          "runs `bench verify` end to end after `dvc repro` (slow)",
     "bench verify channel_l1 --target 0.7 --seeds 10 11 12":
         "trains held-out seeds of a current row; tests/test_verify_pipeline.py (slow)",
+    "bench submit <slug> --out <slug>.tar.gz": "needs a method's current runs: "
+        "tests/test_submit_import.py (runs as files) and tests/test_submit_e2e.py (trained, slow)",
+    "bench submit": "prose naming the command; its form is above",
+    "bench import <slug>.tar.gz": "needs a bundle: tests/test_submit_import.py, "
+        "tests/test_submit_archive.py (crafted archives), tests/test_submit_e2e.py (slow)",
+    "bench import": "prose naming the command; its form is above",
+    "bench verify <slug>": "of a submitted row: tests/test_submit_e2e.py (slow)",
+    "bench grid --method <slug>": "trains one method's grid (minutes); tests/test_grid.py",
     "bench train --method adapmtl --sparsity S --iterations 150":
         "a diagnosis recipe with a placeholder target; `bench train` forms are run above",
 }
