@@ -22,7 +22,8 @@ The benchmark measures sparsity from the final weights; a method cannot report i
 
 Where a method starts is class data, known before any run (it shapes the pipeline's graph):
 `start = "init"` trains from the model's initialisation; `start = "dense"` starts from the
-trained dense run of the same seed, whose final weights the runner loads into the model before
+dense run of the same seed, whose weights at the budget's start point (its branch point under the
+equal budget, its final weights under the papers') the runner loads into the model before
 `setup` (bench/train/start.py). A from-dense method with `needs_rewind = True` also receives the
 dense run's early checkpoint as `ctx.rewind_state`. A method never opens a file itself.
 

@@ -132,7 +132,7 @@ def conv_types() -> list[type]:
 
 class ChannelPruning(PruningMethod):
     """Prunes channels once in `prepare` (from the trained dense model), then fine-tunes the
-    smaller network for the whole budget. Subclasses implement `scores`."""
+    smaller network for the steps the budget gives it. Subclasses implement `scores`."""
 
     start = "dense"
     changes_architecture: ClassVar[bool] = True

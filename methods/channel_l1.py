@@ -1,12 +1,13 @@
 """L1-norm filter pruning (Li et al., ICLR 2017) of the trained dense model, global across layers.
 
-Start "dense": the runner loads the trained dense run of the same seed. In `prepare` every
+Start "dense": the runner loads the dense run of the same seed (its branch point under the equal
+budget, its final weights under the papers'). In `prepare` every
 channel group of torch-pruning's dependency graph (methods/_structured.py) is scored by the L1
 norm of its weights — the filter's own weights and the input slices of the convs that read it,
 averaged over the coupled convs (torch-pruning's group L1) — divided by the group's mean so that
 one global ranking spans layers of different scale; the least important channels are removed
 until the target fraction of conv weights is gone. The smaller dense network is then
-fine-tuned for the profile's whole budget.
+fine-tuned for the steps the budget gives every from-dense run.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ channel scores the *maximum* over tasks — under one global threshold it stays 
 least one task keeps it (the union rule); a head channel scores its own task's importance only,
 so each head is cut by what its task needs. The least important channels go until the target
 fraction of conv weights is removed (methods/_structured.py), then the smaller network is
-fine-tuned for the profile's whole budget.
+fine-tuned for the steps the budget gives every from-dense run.
 
 The calibration passes run in eval mode (no dropout, BatchNorm statistics untouched), so the
 importance is that of the trained model as it predicts.

@@ -1,14 +1,15 @@
 """Iterative magnitude pruning (IMP, Han et al. NeurIPS 2015) of the trained dense model.
 
-Start "dense": the runner loads the trained dense run of the same seed before `setup`
-(bench/train/start.py). Pruning then alternates with fine-tuning, as in Han et al.: `rounds`
+Start "dense": the runner loads the dense run of the same seed before `setup` — its branch
+point under the equal budget, its final weights under the papers' (bench/train/start.py). Pruning then alternates with fine-tuning, as in Han et al.: `rounds`
 rounds, the first at step 0 (on the trained weights), the others evenly spaced up to
 `end_fraction` of the fine-tuning budget, each pruning the globally smallest |w| among the
 weights still alive, the same fraction p of the survivors each round,
 p = 1 − (1 − s)^(1/rounds), so the last round lands exactly on the target (exact counts: round r
 leaves round(N·(1−p)^r) weights, the last round(N·(1−s))). The rest of the budget fine-tunes
-the final mask. The run trains the profile's full step count after its start, like every
-method; the dense training it starts from is counted in `cost.budget_units`.
+the final mask. The run trains the steps the budget gives every from-dense run (T − b under the
+equal budget, T under the papers'); the dense training it starts from is counted in
+`cost.budget_units`.
 
 `IterativeMagnitudePruning` runs any such schedule: a subclass chooses the pruned count and the
 step of each round; rounds due at step 0 are cut in `prepare`, later ones in `after_step`

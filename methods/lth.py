@@ -1,20 +1,22 @@
 """Lottery ticket with late rewinding (Frankle, Dziugaite, Roy, Carbin, ICML 2020), one-shot.
 
-Start "dense", with the rewind checkpoint: the runner loads the trained dense run of the same
-seed into the model and hands over that run's early checkpoint (`rewind.pt`, saved at the dense
-method's `rewind_fraction`, 5 % of its steps) as `ctx.rewind_state` (bench/train/start.py).
-In `prepare` the mask keeps the globally largest |w| of the trained dense weights, exactly
+Start "dense", with the rewind checkpoint: the runner loads the dense run of the same seed into
+the model — its branch point under the equal budget, its final weights under the papers' — and
+hands over that run's early checkpoint (`rewind.pt`, saved at the dense method's
+`rewind_fraction`, 5 % of its steps: step k) as `ctx.rewind_state` (bench/train/start.py).
+In `prepare` the mask keeps the globally largest |w| of the loaded dense weights, exactly
 round(s·N) pruned; the whole network — surviving weights, biases, BatchNorm parameters and
 running statistics — is then rewound to the checkpoint, the mask applied, the optimizer state
-reset, and the ticket trains the profile's full step count with the mask fixed.
+reset, and the ticket trains with the mask fixed for the steps the budget gives every from-dense
+run, its learning rate rewound with its weights (the dense schedule from step k, as Frankle et
+al. continue the schedule from the rewind point).
 
 One-shot, as the lottery-ticket baseline of the AdapMTL paper's comparison is one pruning of a
 trained model. Iterative LTH (20 % per round, a full retraining each) needs R chained full
 trainings, each the parent of the next; the runner does not chain runs, so it is not offered
-(docs/methods.md). Deviations from Frankle et al.: the ticket trains the full budget from the
-rewind point with the learning-rate schedule restarted at step 0, where the paper trains
-T − k steps continuing the schedule from step k (every final model here trains the same
-number of steps after its start; k is 5 % of T and precedes the first decay).
+(docs/methods.md). Deviation from Frankle et al.: the ticket trains T − b steps (equal budget)
+or T (papers') after the rewind, where the paper trains T − k; what its weights have seen, in
+steps, is in docs/methods.md.
 """
 
 from __future__ import annotations

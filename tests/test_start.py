@@ -27,7 +27,6 @@ from bench.train.start import (
     MissingParentError,
     StartPoint,
     fraction_step,
-    rewind_step_of,
 )
 from bench.train.state import schedule_offset, step_schedule
 
@@ -86,7 +85,7 @@ def test_from_dense_run_starts_from_the_dense_run_and_records_start_and_budget(
     assert all(torch.equal(seen["model"][k], dense[k]) for k in dense), "not the dense weights"
     on_disk = json.loads((run_dir(config, RunSpec(slug, 0.5, 0)) / "result.json").read_text())
     parent_result = json.loads((parent / "result.json").read_text())
-    rewind = rewind_step_of(TINY.iterations, 0.05) if slug == "lth" else None
+    rewind = fraction_step(TINY.iterations, 0.05) if slug == "lth" else None
     before = branch["step"] if mode == "equal" else TINY.iterations
     assert on_disk["start"] == {
         "point": "dense", "at": "branch" if mode == "equal" else "final",
@@ -139,7 +138,7 @@ def test_missing_or_unfinished_parent_is_one_clear_error(tmp_path: Path) -> None
 def test_rewind_checkpoint_is_saved_once_and_survives_resume(tmp_path: Path) -> None:
     straight = tiny_config("dense", {}, tmp_path / "a")
     saved = torch.load(train_dense(straight) / REWIND_FILE, weights_only=True)
-    assert saved["step"] == rewind_step_of(TINY.iterations, 0.05) == 1
+    assert saved["step"] == fraction_step(TINY.iterations, 0.05) == 1
     resumed = tiny_config("dense", {}, tmp_path / "b")
     out = run_dir(resumed, dense_spec(0))
     train_run(resumed, dense_spec(0), TrainOptions(progress=False, stop_after=8))
@@ -153,7 +152,7 @@ def test_rewind_checkpoint_is_saved_once_and_survives_resume(tmp_path: Path) -> 
 
 
 def test_rewind_step() -> None:
-    assert [rewind_step_of(t, 0.05) for t in (1, 8, 16, 150, 20000)] == [1, 1, 1, 8, 1000]
+    assert [fraction_step(t, 0.05) for t in (1, 8, 16, 150, 20000)] == [1, 1, 1, 8, 1000]
 
 
 def test_a_branch_run_trains_the_rest_of_the_dense_schedule() -> None:

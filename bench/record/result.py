@@ -81,11 +81,9 @@ def read_result(run_dir: str | Path) -> RunResult | None:
     path = Path(run_dir) / RESULT_FILE
     if not path.exists():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        log.warning("%s is not readable JSON: %s", path, exc)
-        return None
+    data, error = load_result(path)
+    if error is not None:
+        log.warning("%s: %s", path, error)
     return RunResult(data) if isinstance(data, dict) else None
 
 

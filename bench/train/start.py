@@ -78,7 +78,6 @@ def fraction_step(total_steps: int, fraction: float) -> int:
     return min(max(total_steps, 1), max(1, math.floor(fraction * total_steps + 0.5)))
 
 
-rewind_step_of = fraction_step
 
 
 def dense_parent_dir(config: Config, seed: int) -> Path:
