@@ -12,45 +12,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from fixtures.scratch import scratch_checkout
 
-ROOT = Path(__file__).parents[1]
-# Outputs, caches and environments of the checkout (paths from its root); the copy makes its own.
-_NOT_COPIED = {
-    ".git", ".venv", ".tox", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".benchmarks",
-    "runs", "runs-scratch", "data", "dvclive", "test-artifacts", "build", "reports/site",
-    "reports/leaderboard.json", "reports/leaderboard.csv", "reports/metrics.json",
-    "reports/methods.json", "reports/latency.json", ".dvc/cache", ".dvc/tmp", ".dvc/config.local",
-}
-
-
-def _ignore(directory: str, names: list[str]) -> set[str]:
-    rel = Path(directory).relative_to(ROOT)
-    return {n for n in names if (rel / n).as_posix() in _NOT_COPIED
-            or n == "__pycache__" or n.endswith(".egg-info")}
 # They read every run folder (and aggregate the methods' code): they may rerun after any change.
 _DOWNSTREAM = {"aggregate", "latency", "report"}
 
 
 def _scratch_repo(dest: Path) -> Path:
-    shutil.copytree(ROOT, dest, ignore=_ignore)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    params.update(methods=["snip", "grasp", "random"], seeds=[0, 1, 2], sparsities=[0.9])
-    params["synthetic"].update(num_train=64, num_val=64, num_test=64)
-    params["profiles"][params["profile"]].update(
-        iterations=8, log_every=4, checkpoint_every=4, lr_step=4)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
-    subprocess.run([*git, "init", "-q"], cwd=dest, check=True)  # dvclive needs a commit
-    subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
-    subprocess.run([*git, "commit", "-qm", "scratch copy"], cwd=dest, check=True)
-    return dest
+    return scratch_checkout(dest, dict(iterations=8, log_every=4, checkpoint_every=4, lr_step=4),
+                            methods=["snip", "grasp", "random"], seeds=[0, 1, 2],
+                            sparsities=[0.9])
 
 
 def _repro(repo: Path) -> tuple[set[str], set[str]]:

@@ -23,17 +23,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from fixtures.scratch import GIT, scratch_checkout
 
-ROOT = Path(__file__).parents[1]
-# Outputs, caches and environments of the checkout (paths from its root); the copy makes its own.
-_NOT_COPIED = {
-    ".git", ".venv", ".tox", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".benchmarks",
-    "runs", "runs-scratch", "data", "dvclive", "test-artifacts", "build", "reports/site",
-    "reports/leaderboard.json", "reports/leaderboard.csv", "reports/metrics.json",
-    "reports/methods.json", "reports/latency.json", ".dvc/cache", ".dvc/tmp", ".dvc/config.local",
-}
-_GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+_GIT = GIT
 _SEEDS = [0, 1, 2]
 # Stages whose outputs dvc.yaml keeps out of the cache (`cache: false`): the dataset (a real one
 # is not ours to redistribute; the embedded one is generated) and the code fingerprints (derived
@@ -42,27 +34,13 @@ _UNCACHED = {"fetch", "prepare", "code"}
 _TRAINING = {"dense", "single_task", "prune@lth", "prune@channel_l1"}
 
 
-def _ignore(directory: str, names: list[str]) -> set[str]:
-    rel = Path(directory).relative_to(ROOT)
-    return {n for n in names if (rel / n).as_posix() in _NOT_COPIED
-            or n == "__pycache__" or n.endswith(".egg-info")}
-
-
 def _author_repo(dest: Path) -> Path:
-    shutil.copytree(ROOT, dest, ignore=_ignore)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    params.update(methods=["lth", "channel_l1"], seeds=_SEEDS, dense_seeds=_SEEDS,
-                  sparsities=[0.9], structured_sparsities=[0.7])
-    params["synthetic"].update(num_train=64, num_val=64, num_test=64)
     # 16 steps at a high rate: the dense runs' depth δ1 is no longer 0 (at 8 steps it is, and ΔT
     # divides by it), so the leaderboard and the report have rows.
-    params["profiles"][params["profile"]].update(
-        iterations=16, lr=0.03, lr_step=16, log_every=4, checkpoint_every=4)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run([*_GIT, "init", "-q"], cwd=dest, check=True)  # dvclive needs a commit
-    subprocess.run([*_GIT, "add", "-A"], cwd=dest, check=True)
-    subprocess.run([*_GIT, "commit", "-qm", "scratch copy"], cwd=dest, check=True)
-    return dest
+    return scratch_checkout(dest, dict(iterations=16, lr=0.03, lr_step=16, log_every=4,
+                                       checkpoint_every=4),
+                            methods=["lth", "channel_l1"], seeds=_SEEDS, dense_seeds=_SEEDS,
+                            sparsities=[0.9], structured_sparsities=[0.7])
 
 
 def _run(repo: Path, *cmd: str) -> str:

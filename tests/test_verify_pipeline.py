@@ -18,46 +18,22 @@ import csv
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from fixtures.scratch import scratch_checkout
 
-ROOT = Path(__file__).parents[1]
-_NOT_COPIED = {
-    ".git", ".venv", ".tox", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".benchmarks",
-    "runs", "runs-scratch", "runs-verify", "data", "dvclive", "test-artifacts", "build",
-    "reports/site", "reports/leaderboard.json", "reports/leaderboard.csv", "reports/metrics.json",
-    "reports/methods.json", "reports/latency.json", ".dvc/cache", ".dvc/tmp", ".dvc/config.local",
-}
 HELD_OUT = (4, 5)  # the smallest seeds in neither seeds (0-2) nor dense_seeds (0-3)
 
 
-def _ignore(directory: str, names: list[str]) -> set[str]:
-    rel = Path(directory).relative_to(ROOT)
-    return {n for n in names if (rel / n).as_posix() in _NOT_COPIED
-            or n == "__pycache__" or n.endswith(".egg-info")
-            or (rel.as_posix() == "reports/verify" and n.endswith(".json"))}
-
-
 def _scratch_repo(dest: Path) -> Path:
-    shutil.copytree(ROOT, dest, ignore=_ignore)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    params.update(methods=["random", "lth"], seeds=[0, 1, 2], dense_seeds=[0, 1, 2, 3],
-                  sparsities=[0.9])
-    params["synthetic"].update(num_train=64, num_val=64, num_test=64)
-    params["profiles"][params["profile"]].update(
-        iterations=48, log_every=8, checkpoint_every=16, lr_step=16)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
-    subprocess.run([*git, "init", "-q"], cwd=dest, check=True)  # dvclive needs a commit
-    subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
-    subprocess.run([*git, "commit", "-qm", "scratch copy"], cwd=dest, check=True)
-    return dest
+    return scratch_checkout(dest, dict(iterations=48, log_every=8, checkpoint_every=16,
+                                       lr_step=16),
+                            methods=["random", "lth"], seeds=[0, 1, 2],
+                            dense_seeds=[0, 1, 2, 3], sparsities=[0.9])
 
 
 def _env(repo: Path) -> dict[str, str]:
