@@ -163,7 +163,8 @@ def test_signal_while_training_checkpoints_the_step_then_requeues_and_resumes_id
 
 def _copy_project(dst: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("bench", "methods", "datasets", "reports/templates", "reports/static"):
+    for name in ("bench", "methods", "datasets", "reports/templates", "reports/static",
+                 "reports/verify", "reports/reference", "submissions"):  # dvc.yaml deps
         if (REPO / name).exists():
             shutil.copytree(REPO / name, dst / name, ignore=ignore)
     shutil.copy(REPO / "dvc.yaml", dst / "dvc.yaml")
