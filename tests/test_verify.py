@@ -118,7 +118,7 @@ def test_row_identity_is_the_identity_apart_from_the_seed() -> None:
 
 def _record(identity: str, passes: list[bool], platform: str = "AVX2") -> dict[str, Any]:
     return {"schema_version": 1, "method": "snip", "target_sparsity": 0.9,
-            "row": {"identity": identity},
+            "row": {"identity": identity, "dataset": "synthetic", "backbone": "resnet34"},
             "seeds": [{"seed": 8 + i, "pass": p} for i, p in enumerate(passes)],
             "machine": {"platform": platform}, "created_at": "2024-01-01T00:00:00+00:00"}
 
@@ -141,8 +141,8 @@ def test_unreadable_or_foreign_files_are_ignored(tmp_path: Path) -> None:
     write_record(tmp_path, _record("abc", [True]))
     (tmp_path / "broken.json").write_text("{")
     (tmp_path / "other.json").write_text(json.dumps({"schema_version": 99}))
-    assert list(read_records(tmp_path)) == [("snip", 0.9)]
-    assert record_name("snip", 0.9) == "snip-s0.9.json"
+    assert list(read_records(tmp_path)) == [("synthetic", "resnet34", "snip", 0.9)]
+    assert record_name("synthetic", "resnet34", "snip", 0.9) == "synthetic-resnet34-snip-s0.9.json"
     assert read_records(tmp_path / "missing") == {}
 
 
@@ -186,7 +186,7 @@ def test_held_out_seeds_reach_the_leaderboard_report_and_exports(
 
     board = build_leaderboard(tmp_path / "runs", verify_dir=tmp_path / "verify")
     status = board["tables"][0]["entries"][0]["verification"]
-    assert status["label"] == label and status["file"] == "snip-s0.9.json"
+    assert status["label"] == label and status["file"] == "synthetic-resnet34-snip-s0.9.json"
     assert list(leaderboard_frame(board)["verification"].fillna("")) == ["", label]
     view = table_view(board["tables"][0], lambda m: f"methods/{m}.html")
     assert [c["text"] for c in view["rows"][1]["cells"] if "verified" in c["cls"]] == [label]

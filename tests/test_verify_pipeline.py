@@ -74,7 +74,7 @@ def _grid_identity(repo: Path, method: str, seed: int) -> str:
 def _verify(repo: Path, method: str) -> dict[str, Any]:
     done = _bench(repo, "verify", method)
     assert done.returncode in (0, 1), done.stdout + done.stderr
-    record = json.loads((repo / "reports" / "verify" / f"{method}-s0.9.json").read_text())
+    record = json.loads((repo / "reports" / "verify" / f"synthetic-resnet34-{method}-s0.9.json").read_text())
     interval = record["interval"]
     seeds = record["seeds"]
     assert [s["seed"] for s in seeds] == list(HELD_OUT)

@@ -17,7 +17,7 @@ smallest seeds in neither `seeds` nor `dense_seeds` — with the row's identity 
 into <runs_root>-verify/ (a from-dense method's dense parents too), score each against the
 leaderboard's reference (the mean of the dense seeds) and check its ΔT against the row's 95%
 prediction interval for a new seed: mean ± t(0.975, n−1)·s·√(1 + 1/n) over the row's n seeds.
-Writes <reports_root>/verify/<method>-s<target>.json; `dvc repro` then shows the row as
+Writes <reports_root>/verify/<dataset>-<backbone>-<method>-s<target>.json; `dvc repro` then shows the row as
 "verified 2/2 on <kernels>" or "failed 1/2 on <kernels>" (seeds inside / seeds checked).
 The row's runs must be current (`dvc repro` first).
 --coverage trains nothing: for every row of a leaderboard with at least 4 seeds it leaves each

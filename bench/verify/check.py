@@ -77,7 +77,8 @@ def check_seeds(row_runs: Sequence[Run], reference: Sequence[Run],
 def build_record(method: str, target: float, row_runs: Sequence[Run], reference: Sequence[Run],
                  row: Mapping[int, float], interval: Mapping[str, Any],
                  checks: Sequence[SeedCheck], machine: Mapping[str, Any]) -> dict[str, Any]:
-    """The verification as `reports/verify/<method>-s<target>.json` holds it (docs/verify.md)."""
+    """The verification as `reports/verify/<dataset>-<backbone>-<method>-s<target>.json` holds
+    it (docs/verify.md)."""
     rows = [r.result for r in row_runs]
     first = rows[0]
     passes = [c.passed for c in checks]

@@ -1,5 +1,5 @@
-"""`reports/verify/<method>-s<target>.json`: the one module that writes and reads a verification
-(schema in docs/verify.md). Plain JSON; no torch: the aggregate step reads these files.
+"""`reports/verify/<dataset>-<backbone>-<method>-s<target>.json`: the one module that writes and
+reads a verification (schema in docs/verify.md). Plain JSON; no torch: the aggregate step reads these files.
 """
 
 from __future__ import annotations
@@ -17,20 +17,23 @@ VERIFY_SCHEMA_VERSION = 1
 VERIFY_DIR = "verify"
 
 log = logging.getLogger(__name__)
-RecordKey = tuple[str, float]
+RecordKey = tuple[str, str, str, float]
 
 
-def record_name(method: str, target_sparsity: float) -> str:
-    """`snip-s0.9.json`: the method and the target as its run folders spell them (`s0.9`)."""
-    return f"{method}-s{float(target_sparsity)}.json"
+def record_name(dataset: str, backbone: str, method: str, target_sparsity: float) -> str:
+    """`synthetic-resnet34-snip-s0.9.json`: the setting, the method and the target as the run
+    folders spell them (`s0.9`), so rows of two datasets or backbones never share a file."""
+    return f"{dataset}-{backbone}-{method}-s{float(target_sparsity)}.json"
 
 
-def record_key(method: str, target_sparsity: float) -> RecordKey:
-    return method, round(float(target_sparsity), 6)
+def record_key(dataset: str, backbone: str, method: str, target_sparsity: float) -> RecordKey:
+    return dataset, backbone, method, round(float(target_sparsity), 6)
 
 
 def write_record(directory: str | Path, record: Mapping[str, Any]) -> Path:
-    path = Path(directory) / record_name(record["method"], record["target_sparsity"])
+    row = record["row"]
+    path = Path(directory) / record_name(row["dataset"], row["backbone"], record["method"],
+                                         record["target_sparsity"])
     write_json_atomic(path, dict(record))
     return path
 
@@ -46,6 +49,8 @@ def check_record(record: Any) -> str | None:
         "method": isinstance(record.get("method"), str),
         "target_sparsity": isinstance(record.get("target_sparsity"), (int, float)),
         "row.identity": isinstance(row, dict) and isinstance(row.get("identity"), str),
+        "row.dataset": isinstance(row, dict) and isinstance(row.get("dataset"), str),
+        "row.backbone": isinstance(row, dict) and isinstance(row.get("backbone"), str),
         "seeds": isinstance(record.get("seeds"), list) and all(
             isinstance(s, dict) and isinstance(s.get("pass"), bool) for s in record["seeds"]),
         "machine.platform": isinstance(machine, dict) and isinstance(machine.get("platform"), str),
@@ -55,7 +60,7 @@ def check_record(record: Any) -> str | None:
 
 
 def read_records(directory: str | Path) -> dict[RecordKey, dict[str, Any]]:
-    """Every readable verification in `directory` by (method, target); a file that cannot be
+    """Every readable verification in `directory` by (dataset, backbone, method, target); a file that cannot be
     read is logged and left out (its row shows "not verified")."""
     out: dict[RecordKey, dict[str, Any]] = {}
     root = Path(directory)
@@ -72,5 +77,7 @@ def read_records(directory: str | Path) -> dict[RecordKey, dict[str, Any]]:
             log.warning("%s: not a verification (%s); ignored", path, problem)
             continue
         record["file"] = path.name
-        out[record_key(record["method"], record["target_sparsity"])] = record
+        row = record["row"]
+        out[record_key(row["dataset"], row["backbone"], record["method"],
+                       record["target_sparsity"])] = record
     return out

@@ -39,11 +39,12 @@ def verification_status(record: Mapping[str, Any] | None,
 
 
 def attach_status(tables: list[dict[str, Any]],
-                  records: Mapping[tuple[str, float], Mapping[str, Any]]) -> None:
+                  records: Mapping[tuple[str, str, str, float], Mapping[str, Any]]) -> None:
     """Put each ranked entry's `verification` status in place (entries carry `row_identity`)."""
     from bench.verify.record import record_key
 
     for table in tables:
         for entry in table["entries"]:
-            record = records.get(record_key(entry["method"], table["target_sparsity"]))
+            record = records.get(record_key(table["dataset"], table["backbone"], entry["method"],
+                                            table["target_sparsity"]))
             entry["verification"] = verification_status(record, entry.get("row_identity"))
