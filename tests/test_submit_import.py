@@ -236,16 +236,28 @@ def test_import_needs_the_data_prepared_here(author: dict[str, Any], tmp_path: P
     assert _written(repo) == set()
 
 
+def _import_altered(author: dict[str, Any], name: str, members: dict[str, bytes],
+                    reseal: bool = True) -> tuple[Any, Path]:
+    """Write `members` as a bundle (its manifest rebuilt to match when `reseal`, as a forger
+    would) and import it into a fresh reader checkout: (the finished command, the checkout)."""
+    from bench.submit.manifest import build_manifest
+
+    if reseal:
+        del members["manifest.json"]
+        members["manifest.json"] = build_manifest(members)
+    path = author["tmp"] / f"{name}.tar.gz"
+    write_archive(path, members)
+    repo = _reader(author, name)
+    return bench_in(repo, "import", str(path)), repo
+
+
 def test_a_tampered_bundle_is_refused_and_nothing_is_written(author: dict[str, Any]) -> None:
     members, _ = read_archive(author["bundle"])
     name = "runs/synthetic/resnet34/lucky/s0.5/seed1/result.json"
     result = json.loads(members[name])
     result["metrics"]["segment_semantic"]["miou"] += 0.05  # a better row; the manifest unchanged
     members[name] = json.dumps(result).encode()
-    tampered = author["tmp"] / "tampered.tar.gz"
-    write_archive(tampered, members)
-    repo = _reader(author, "tampered")
-    done = bench_in(repo, "import", str(tampered))
+    done, repo = _import_altered(author, "tampered", members, reseal=False)
     assert done.returncode == 2
     assert f"member {name!r} does not match its sha256" in done.stderr
     assert _written(repo) == set()
@@ -254,34 +266,20 @@ def test_a_tampered_bundle_is_refused_and_nothing_is_written(author: dict[str, A
 def test_a_run_whose_identity_does_not_hold_here_is_refused(author: dict[str, Any]) -> None:
     """Manifest and record rewritten consistently, but a run's parameters are not the ones the
     bundle says: the identity recomputed here from the staged code and parameters differs."""
-    from bench.submit.manifest import build_manifest
-
     members, _ = read_archive(author["bundle"])
     record = json.loads(members["submission.json"])
     record["method_params"] = {"salt": 6}
     members["submission.json"] = json.dumps(record).encode()
-    del members["manifest.json"]
-    members["manifest.json"] = build_manifest(members)
-    forged = author["tmp"] / "forged.tar.gz"
-    write_archive(forged, members)
-    repo = _reader(author, "forged")
-    done = bench_in(repo, "import", str(forged))
+    done, repo = _import_altered(author, "forged", members)
     assert done.returncode == 2, done.stderr
     assert "would not be the same run here" in done.stderr and "method_params.salt" in done.stderr
     assert _written(repo) == set()
 
 
 def test_an_unexpected_member_is_refused(author: dict[str, Any]) -> None:
-    from bench.submit.manifest import build_manifest
-
     members, _ = read_archive(author["bundle"])
     members["runs/synthetic/resnet34/lucky/s0.5/seed0/model.pt"] = b"weights"
-    del members["manifest.json"]
-    members["manifest.json"] = build_manifest(members)
-    path = author["tmp"] / "weights.tar.gz"
-    write_archive(path, members)
-    repo = _reader(author, "weights")
-    done = bench_in(repo, "import", str(path))
+    done, repo = _import_altered(author, "weights", members)
     assert done.returncode == 2 and "is a checkpoint" in done.stderr
     assert _written(repo) == set()
 
@@ -290,7 +288,6 @@ def test_a_module_that_is_not_the_method_it_claims_is_refused(author: dict[str, 
     """Record and manifest consistent, but the module defines another slug: its facts cannot be
     read from the source, which is refused as one line, not a traceback."""
     from bench.submit.archive import sha256
-    from bench.submit.manifest import build_manifest
 
     members, _ = read_archive(author["bundle"])
     source = LUCKY_UNIMPORTABLE.replace('slug = "lucky"', 'slug = "lucky2"').encode()
@@ -298,12 +295,7 @@ def test_a_module_that_is_not_the_method_it_claims_is_refused(author: dict[str, 
     record = json.loads(members["submission.json"])
     record["code"]["files"]["methods/lucky.py"] = sha256(source)[:16]
     members["submission.json"] = json.dumps(record).encode()
-    del members["manifest.json"]
-    members["manifest.json"] = build_manifest(members)
-    path = author["tmp"] / "other-slug.tar.gz"
-    write_archive(path, members)
-    repo = _reader(author, "other-slug")
-    done = bench_in(repo, "import", str(path))
+    done, repo = _import_altered(author, "other-slug", members)
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "no class with slug" in done.stderr
     assert _written(repo) == set()
