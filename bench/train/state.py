@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +67,7 @@ class RunState:
     iterations_override: int | None = None
     # The tasks this network has heads for: the dataset's, or a single-task reference's one.
     tasks: tuple[str, ...] = ()
+    _resolved: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def autocast(self) -> torch.autocast:
         return autocast(self.recipe, self.device)
@@ -109,8 +111,13 @@ class RunState:
         return measure(self.ctx.prunable)
 
     def resolved(self) -> dict[str, Any]:
-        """The run's identity inputs as it actually runs: its budget, the start point built."""
-        return resolved_config(self.config, self.spec, self.iterations_override, self.start)
+        """The run's identity inputs as it actually runs: its budget, the start point built.
+        Computed once per run (hashing the code files is most of its cost) and copied out,
+        so the files are read as they were when the run began."""
+        if self._resolved is None:
+            self._resolved = resolved_config(self.config, self.spec, self.iterations_override,
+                                             self.start)
+        return copy.deepcopy(self._resolved)
 
     @property
     def identity(self) -> str:
