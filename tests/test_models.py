@@ -268,3 +268,35 @@ def test_head_dropout_is_inverted_dropout_at_p() -> None:
     a = Dropout(0.5).train()(x)
     torch.manual_seed(3)
     assert torch.equal(a, Dropout(0.5).train()(x))  # the global generator: resumable
+
+
+def test_most_embedded_default_weights_never_read_a_pixel() -> None:
+    """docs/protocol.md §3: on 32×32 scenes the feature map is 4×4, so every off-centre tap of a
+    3×3 conv dilated by 4 or more (layer4, every ASPP branch) multiplies zero padding only. The
+    figure the docs give is counted here from the geometry, and each such tap's gradient is
+    checked to be exactly zero."""
+    torch.manual_seed(0)
+    model = build_model("resnet34", NYU_TASKS, 13, 0.0625)
+    sizes: dict[nn.Module, tuple[int, int]] = {}
+    convs = [w.module for group in model.prunable_weights().values() for w in group]
+    hooks = [c.register_forward_hook(lambda m, i, o: sizes.__setitem__(m, i[0].shape[-2:]))
+             for c in convs]
+    sum(o.sum() for o in model(torch.randn(4, 3, 32, 32)).values()).backward()
+    for h in hooks:
+        h.remove()
+    total = sum(c.weight.numel() for c in convs)
+    unread = {"backbone": 0, "heads": 0}
+    for name, conv in ((n, m) for n, m in model.named_modules() if m in sizes):
+        if not isinstance(conv, nn.Conv2d) or conv.kernel_size != (3, 3):
+            continue
+        h, w = sizes[conv]
+        dh, dw = conv.dilation
+        dead = torch.ones(3, 3, dtype=torch.bool)
+        for i in range(3):
+            for j in range(3):
+                dead[i, j] = abs(i - 1) * dh >= h or abs(j - 1) * dw >= w
+        assert torch.all(conv.weight.grad[:, :, dead] == 0), name
+        unread["heads" if name.startswith("heads") else "backbone"] += \
+            int(dead.sum()) * conv.weight[:, :, 0, 0].numel()
+    assert total == 358_316
+    assert unread == {"backbone": 45_056, "heads": 196_608}  # 241,664: 67.4 % of the prunable
