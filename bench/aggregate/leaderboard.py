@@ -16,16 +16,25 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bench.aggregate import delta_m, stats
-from bench.aggregate.load import SPARSITY_TOLERANCE, InvalidRun, Run, load_runs
+from bench.aggregate.load import SPARSITY_TOLERANCE, Run, load_runs
 from bench.aggregate.provenance import provenance_counts
 from bench.aggregate.row_notes import row_notes
+from bench.aggregate.scored import (
+    REFERENCE_KIND,
+    REFERENCE_METHOD,
+    Scored,
+    delta_m_scorer,
+    score_runs,
+    scorer,
+    scoring_rule,
+    stat,
+)
 from bench.aggregate.staleness import Expected, split_stale
 from bench.submit.marks import mark_submitted
 from bench.tasks import DELTA_T_KEYS, METRICS
@@ -35,11 +44,6 @@ from bench.verify.status import attach_status
 from datasets.registry import DATASETS
 
 LEADERBOARD_SCHEMA_VERSION = 3
-REFERENCE_METHOD = "dense"
-# Measured on the embedded default (docs/report.md, "Reference"): scoring against the mean of the
-# dense seeds' metrics gives a narrower noise floor than scoring each seed against the dense run
-# of the same seed, whose own seed noise then enters every ΔT twice.
-REFERENCE_KIND = "mean_of_dense_seeds"
 # One choice for every comparison of the leaderboard (stats.PAIRINGS), never per row. "paired"
 # would compare seed k of one row with seed k of the other (the same data order and
 # initialisation); Welch until a measurement shows pairing narrows the tests.
@@ -50,86 +54,9 @@ _METRIC_ORDER = {(m.task, m.key): i for i, m in enumerate(METRICS)}
 _DIRECTION = {(m.task, m.key): m.higher_is_better for m in METRICS}
 
 
-@dataclass(frozen=True)
-class Scored:
-    run: Run
-    delta_t: dict[str, float]
-
-
-def stat(values: list[float]) -> dict[str, Any]:
-    """Mean, sample standard deviation (ddof=1) and 95 % t-interval; null for a single seed."""
-    return stats.summary(values)
-
-
 def _mean(values: list[Any]) -> float | None:
     numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return float(pd.Series(numbers, dtype="float64").mean()) if numbers else None
-
-
-def scoring_rule(dataset: str) -> str | None:
-    spec = DATASETS.get(dataset)
-    return spec.scoring if spec is not None else None
-
-
-def _scorer(dataset: str) -> stats.Scorer:
-    from bench.scoring import delta_t
-
-    rule = scoring_rule(dataset)
-    return lambda metrics, reference: delta_t(metrics, reference, scoring=rule)
-
-
-def _delta_m_scorer(dataset: str) -> stats.Scorer:
-    """Δm's form: the mean, not the sum, over a task's metrics (docs/protocol.md §2)."""
-    from bench.scoring import delta_m as mean_within_task
-
-    rule = scoring_rule(dataset)
-    return lambda metrics, reference: mean_within_task(metrics, reference, scoring=rule)
-
-
-def _reference_metrics(dense: list[Run], run: Run, all_dense_mean: Any) -> Any:
-    """`all_dense_mean`: the metric means over every dense seed of the run's setting, computed
-    once per setting: every run is scored against it, dense seeds too (stats.py, noise floor)."""
-    if REFERENCE_KIND == "same_seed":
-        same = [d for d in dense if d.seed == run.seed]
-        return same[0].result["metrics"] if same else None
-    return all_dense_mean if dense else None
-
-
-def _score(runs: list[Run], invalid: list[InvalidRun]) -> list[Scored]:
-    dense: dict[tuple[Any, ...], list[Run]] = {}
-    for r in runs:
-        if r.method == REFERENCE_METHOD:
-            dense.setdefault(r.setting, []).append(r)
-    means = {setting: stats.mean_metrics([d.result["metrics"] for d in ds])
-             for setting, ds in dense.items()}
-    scored: list[Scored] = []
-    for run in runs:
-        reference = _reference_metrics(dense.get(run.setting, []), run, means.get(run.setting))
-        if reference is None:
-            dataset, backbone, profile = run.setting[:3]
-            needed = "another dense seed" if run.method == REFERENCE_METHOD else "a dense run"
-            if run.method == REFERENCE_METHOD and REFERENCE_KIND != "same_seed":
-                # A lone dense seed is still the reference of its setting, with no noise floor.
-                scored.append(Scored(run, {"mean": 0.0}))
-                continue
-            invalid.append(InvalidRun(run.path, (
-                f"missing dense reference: no valid {needed} for {dataset}/{backbone} "
-                f"profile {profile} seed {run.seed}"), run.result))
-            continue
-        try:
-            values = _scorer(run.result["dataset"])(run.result["metrics"], reference)
-        except (KeyError, ValueError, TypeError, ZeroDivisionError) as exc:
-            invalid.append(InvalidRun(run.path, f"cannot compute ΔT: {exc}", run.result))
-            continue
-        scored.append(Scored(run, {k: float(v) for k, v in values.items()}))
-    return scored
-
-
-def score_runs(runs: list[Run]) -> tuple[list[Scored], list[InvalidRun]]:
-    """Each run's ΔT against its setting's reference (the dense runs among `runs`), exactly as
-    the leaderboard scores its rows: `bench verify` scores held-out seeds with it."""
-    invalid: list[InvalidRun] = []
-    return _score(runs, invalid), invalid
 
 
 def _mean_delta_t(items: list[Scored]) -> float:
@@ -171,7 +98,7 @@ def _run_record(item: Scored, dm: dict[str, float] | None = None) -> dict[str, A
 def _entry(method: str, items: list[Scored], rank: int | None,
            dm_reference: Mapping[str, Any] | None = None) -> dict[str, Any]:
     items = sorted(items, key=lambda s: s.run.seed)
-    score = _delta_m_scorer(items[0].run.result["dataset"])
+    score = delta_m_scorer(items[0].run.result["dataset"])
     dms = [delta_m.per_run(s.run.result["metrics"], dm_reference, score) for s in items]
     results = [s.run.result for s in items]
     tasks = sorted({t for s in items for t in s.delta_t if t != "mean"})
@@ -225,7 +152,7 @@ def _dense_sample(dense: list[Scored]) -> dict[int, float]:
     what every row is tested against, whatever the reference kind."""
     ordered = sorted(dense, key=lambda d: d.run.seed)
     values = stats.dense_seed_values([d.run.result["metrics"] for d in ordered],
-                                     _scorer(ordered[0].run.result["dataset"]))
+                                     scorer(ordered[0].run.result["dataset"]))
     # One dense seed has no spread to measure: no noise floor, and every row untestable.
     return {d.run.seed: v for d, v in zip(ordered, values, strict=True)} if values else {}
 
@@ -335,7 +262,8 @@ def build_leaderboard(runs_root: str | Path,
     if expected is not None:
         runs, stale = split_stale(runs, expected)
     runs, single = delta_m.split_single_task(runs, invalid)
-    scored = _score(runs, invalid)
+    scored, unscored = score_runs(runs)
+    invalid.extend(unscored)
     parsed = [r.result for r in [*runs, *single]] + [i.result for i in invalid
                                                       if isinstance(i.result, dict)]
     tables = _tables(scored, delta_m.references(single))

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.aggregate import stats
-from bench.aggregate.leaderboard import REFERENCE_KIND, score_runs
 from bench.aggregate.load import InvalidRun, Run
+from bench.aggregate.scored import REFERENCE_KIND, score_runs
 from bench.verify.identity import row_identity, row_inputs
 from bench.verify.record import VERIFY_SCHEMA_VERSION
 from bench.verify.status import outcome, status_label
