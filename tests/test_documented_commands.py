@@ -188,3 +188,37 @@ def test_documented_commands_work_as_printed(scratch: Path, capsys: pytest.Captu
         elif code != 0:
             assert len(out.err.strip().splitlines()) == 1, out.err  # one line, no traceback
     assert not failures, "\n".join(failures)
+
+
+def _set(tree: dict, dotted: str, value: object) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        assert key in tree, f"{dotted}: no key {key!r} in params.yaml"
+        tree = tree[key]
+    assert leaf in tree, f"{dotted}: no key {leaf!r} in params.yaml"
+    tree[leaf] = value
+
+
+NAMED = re.findall(r"`dvc exp run -n (\S+) ((?:-S (?:'[^']+'|[^\s`]+) ?)+)`",
+                   (ROOT / "README.md").read_text(encoding="utf-8"))
+
+
+def test_the_readme_names_its_experiments() -> None:
+    assert len(NAMED) >= 5 and "low-noise" in dict(NAMED)
+
+
+@pytest.mark.parametrize(("name", "sets"), NAMED, ids=[n for n, _ in NAMED])
+def test_every_named_experiment_sets_existing_keys_to_a_valid_configuration(
+        name: str, sets: str, tmp_path: Path) -> None:
+    """`dvc exp run -S key=value` would add an unknown key silently; params.yaml's validation
+    would then stop the pipeline. Each README experiment, applied here, must be a valid config."""
+    from bench.config import load_config
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    for quoted, bare in re.findall(r"-S (?:'([^']+)'|([^\s`']+))", sets):
+        assignment = quoted or bare
+        key, value = assignment.split("=", 1)
+        _set(raw, key, yaml.safe_load(value))
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    load_config(path)
