@@ -213,3 +213,29 @@ loaded = [m for m in sys.modules if m.startswith(("methods", "bench.registry", "
 assert not loaded, loaded
 """
     subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, timeout=120)
+
+
+def test_memoized_reads_each_closure_once_and_hashes_every_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bench grid` plans every run inside `memoized()`: the import analysis runs once per
+    closure, while file contents are still hashed on every call; outside the block an import
+    added since is followed again."""
+    import bench.record.code as code
+
+    root = _copy_code(tmp_path / "repo")
+    calls: list[Path] = []
+    uncached = code._closure_uncached
+    monkeypatch.setattr(code, "_closure_uncached",
+                        lambda r, s, p: calls.append(r) or uncached(r, s, p))
+    with code.memoized():
+        first = fingerprint("snip", root)
+        assert fingerprint("snip", root) == first and len(calls) == 2  # method + training code
+        fingerprint("gmp", root)
+        assert len(calls) == 3  # the training code's closure is shared
+        snip = root / "methods" / "snip.py"
+        snip.write_text(snip.read_text() + "\n# an edit\n")
+        assert changed_files(first, fingerprint("snip", root)) == ["methods/snip.py"]
+        assert len(calls) == 3
+    snip.write_text(snip.read_text() + "\nimport methods._disparse  # noqa\n")
+    assert "methods/_disparse.py" in fingerprint("snip", root)["files"]
+    assert len(calls) == 6  # uncached, one fingerprint analyses the training code twice

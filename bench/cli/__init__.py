@@ -40,8 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from bench.record.code import memoized
+
     try:
-        return int(args.handler(args) or 0)
+        with memoized():  # one import analysis per command, however many runs it plans
+            return int(args.handler(args) or 0)
     except tuple(EXIT_CODES) as exc:  # type: ignore[misc]
         code = next(c for t, c in EXIT_CODES.items() if isinstance(exc, t))
         print(f"bench {args.command}: error: {exc}", file=sys.stderr)

@@ -98,10 +98,12 @@ class RunJob(submitit.helpers.Checkpointable):
         return stop, previous
 
     def _train(self, stop: threading.Event) -> dict[str, Any] | None:
+        from bench.record.code import memoized
         from bench.train import TrainOptions, train_run
 
         options = TrainOptions(resume=self.resume, progress=False, stop_requested=stop.is_set)
-        return train_run(self.config, self.spec, options)
+        with memoized():  # the run's identity and its dense parent's read the code once
+            return train_run(self.config, self.spec, options)
 
     def _summary(self, out: Path) -> dict[str, Any]:
         from bench.record.result import read_result
