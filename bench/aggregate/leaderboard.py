@@ -33,7 +33,6 @@ from bench.aggregate.scored import (
     score_runs,
     scorer,
     scoring_rule,
-    stat,
 )
 from bench.aggregate.staleness import Expected, split_stale
 from bench.submit.marks import mark_submitted
@@ -52,6 +51,11 @@ PAIRING = "welch"
 BUDGET_DECIMALS = 2
 _METRIC_ORDER = {(m.task, m.key): i for i, m in enumerate(METRICS)}
 _DIRECTION = {(m.task, m.key): m.higher_is_better for m in METRICS}
+
+
+def stat(values: list[float]) -> dict[str, Any]:
+    """Mean, sample standard deviation (ddof=1) and 95 % t-interval; null for a single seed."""
+    return stats.summary(values)
 
 
 def _mean(values: list[Any]) -> float | None:

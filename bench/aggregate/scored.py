@@ -18,15 +18,11 @@ REFERENCE_METHOD = "dense"
 # of the same seed, whose own seed noise then enters every ΔT twice.
 REFERENCE_KIND = "mean_of_dense_seeds"
 
+
 @dataclass(frozen=True)
 class Scored:
     run: Run
     delta_t: dict[str, float]
-
-
-def stat(values: list[float]) -> dict[str, Any]:
-    """Mean, sample standard deviation (ddof=1) and 95 % t-interval; null for a single seed."""
-    return stats.summary(values)
 
 
 def scoring_rule(dataset: str) -> str | None:
@@ -58,7 +54,10 @@ def _reference_metrics(dense: list[Run], run: Run, all_dense_mean: Any) -> Any:
     return all_dense_mean if dense else None
 
 
-def _score(runs: list[Run], invalid: list[InvalidRun]) -> list[Scored]:
+def score_runs(runs: list[Run]) -> tuple[list[Scored], list[InvalidRun]]:
+    """Each run's ΔT against its setting's reference (the dense runs among `runs`), exactly as
+    the leaderboard scores its rows: `bench verify` scores held-out seeds with it. Returns the
+    scored runs and those that cannot be scored (with the reason)."""
     dense: dict[tuple[Any, ...], list[Run]] = {}
     for r in runs:
         if r.method == REFERENCE_METHOD:
@@ -66,6 +65,7 @@ def _score(runs: list[Run], invalid: list[InvalidRun]) -> list[Scored]:
     means = {setting: stats.mean_metrics([d.result["metrics"] for d in ds])
              for setting, ds in dense.items()}
     scored: list[Scored] = []
+    invalid: list[InvalidRun] = []
     for run in runs:
         reference = _reference_metrics(dense.get(run.setting, []), run, means.get(run.setting))
         if reference is None:
@@ -85,11 +85,4 @@ def _score(runs: list[Run], invalid: list[InvalidRun]) -> list[Scored]:
             invalid.append(InvalidRun(run.path, f"cannot compute ΔT: {exc}", run.result))
             continue
         scored.append(Scored(run, {k: float(v) for k, v in values.items()}))
-    return scored
-
-
-def score_runs(runs: list[Run]) -> tuple[list[Scored], list[InvalidRun]]:
-    """Each run's ΔT against its setting's reference (the dense runs among `runs`), exactly as
-    the leaderboard scores its rows: `bench verify` scores held-out seeds with it."""
-    invalid: list[InvalidRun] = []
-    return _score(runs, invalid), invalid
+    return scored, invalid

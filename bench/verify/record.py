@@ -1,5 +1,6 @@
 """`reports/verify/<dataset>-<backbone>-<method>-s<target>.json`: the one module that writes and
-reads a verification (schema in docs/verify.md). Plain JSON; no torch: the aggregate step reads these files.
+reads a verification (schema in docs/verify.md). Plain JSON; no torch: the aggregate step reads
+these files.
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ def record_key(dataset: str, backbone: str, method: str, target_sparsity: float)
     return dataset, backbone, method, round(float(target_sparsity), 6)
 
 
-def write_record(directory: str | Path, record: Mapping[str, Any]) -> Path:
+def _row_of(record: Mapping[str, Any]) -> tuple[str, str, str, float]:
+    """(dataset, backbone, method, target) of a verification: what names and keys its file."""
     row = record["row"]
-    path = Path(directory) / record_name(row["dataset"], row["backbone"], record["method"],
-                                         record["target_sparsity"])
+    return row["dataset"], row["backbone"], record["method"], record["target_sparsity"]
+
+
+def write_record(directory: str | Path, record: Mapping[str, Any]) -> Path:
+    path = Path(directory) / record_name(*_row_of(record))
     write_json_atomic(path, dict(record))
     return path
 
@@ -60,8 +65,8 @@ def check_record(record: Any) -> str | None:
 
 
 def read_records(directory: str | Path) -> dict[RecordKey, dict[str, Any]]:
-    """Every readable verification in `directory` by (dataset, backbone, method, target); a file that cannot be
-    read is logged and left out (its row shows "not verified")."""
+    """Every readable verification in `directory` by (dataset, backbone, method, target); a file
+    that cannot be read is logged and left out (its row shows "not verified")."""
     out: dict[RecordKey, dict[str, Any]] = {}
     root = Path(directory)
     if not root.is_dir():
@@ -77,7 +82,5 @@ def read_records(directory: str | Path) -> dict[RecordKey, dict[str, Any]]:
             log.warning("%s: not a verification (%s); ignored", path, problem)
             continue
         record["file"] = path.name
-        row = record["row"]
-        out[record_key(row["dataset"], row["backbone"], record["method"],
-                       record["target_sparsity"])] = record
+        out[record_key(*_row_of(record))] = record
     return out
